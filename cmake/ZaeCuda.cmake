@@ -1,0 +1,17 @@
+# Turns on the CUDA language when a toolkit is present. Without one, ZAE_HAVE_CUDA is OFF and
+# every host target still builds.
+set(ZAE_HAVE_CUDA OFF)
+if(ZAE_WITH_CUDA)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    set(ZAE_HAVE_CUDA ON)
+    message(STATUS "zae: CUDA backend enabled (architectures: ${CMAKE_CUDA_ARCHITECTURES})")
+  else()
+    message(STATUS "zae: no CUDA toolkit found, building the host engine only")
+  endif()
+endif()

@@ -1,0 +1,43 @@
+// Entry point of the zae command line: dispatches to the subcommands and turns errors into a
+// message on stderr and exit status 1.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "zae/backend.hpp"
+#include "zae/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"zae: zero-bias autoencoders on patch sets, on the CPU or a CUDA GPU"};
+  app.require_subcommand(0, 1);
+  const std::string version = std::string("zae ") + ZAE_VERSION +
+                              (zae::cuda_compiled_in() ? " (CUDA backend compiled in)"
+                                                       : " (CPU only, CUDA not compiled in)");
+  app.set_version_flag("--version", version);
+
+  zae::cli::register_train(app);
+  zae::cli::register_patches(app);
+  zae::cli::register_encode(app);
+  zae::cli::register_info(app);
+  zae::cli::register_compare(app);
+
+  try {
+    app.parse(argc, argv);
+    if (app.get_subcommands().empty()) {
+      std::fputs(app.help().c_str(), stdout);
+      return 1;
+    }
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const zae::Error& e) {
+    std::fprintf(stderr, "zae: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "zae: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that zae builds against, when any is missing. Run as root (or
+# with sudo available). The CUDA toolkit is not installed here: when nvcc is on PATH the CUDA
+# backend builds, otherwise the host engine builds alone.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config
+  libopenblas-openmp-dev   # sgemm and LAPACK, OpenMP build (one thread pool with our loops)
+  libgtest-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+"${sudo_cmd[@]}" apt-get update -q
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends \
+  "${missing[@]}"
