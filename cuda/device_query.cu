@@ -17,6 +17,17 @@ int cuda_device_count() {
   return count;
 }
 
+std::vector<CudaDeviceInfo> list_cuda_devices() {
+  std::vector<CudaDeviceInfo> devices;
+  const int count = cuda_device_count();
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+    devices.push_back({i, prop.name, prop.totalGlobalMem, prop.major, prop.minor});
+  }
+  return devices;
+}
+
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig&, int, bool) {
   fail("the CUDA backend is not available yet");
 }

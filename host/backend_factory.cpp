@@ -14,6 +14,8 @@ std::unique_ptr<Backend> make_cuda_backend(const ModelConfig&, int, bool) {
 int cuda_device_count() { return 0; }
 
 bool cuda_compiled_in() { return false; }
+
+std::vector<CudaDeviceInfo> list_cuda_devices() { return {}; }
 #endif
 
 }  // namespace zae

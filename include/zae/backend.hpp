@@ -51,6 +51,9 @@ class Backend {
   virtual Gradients compute_gradients(const float* batch, int rows) = 0;
   // Hidden code f(X W^T + b) for n rows of host data into out (n x H).
   virtual void encode(const float* rows, int64_t n, float* out) = 0;
+
+  // Peak device memory allocated by this backend in bytes; 0 for the host backends.
+  virtual size_t peak_device_memory() const { return 0; }
 };
 
 enum class DeviceKind { Auto, Cpu, Cuda, Reference };
@@ -60,6 +63,17 @@ std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& config);
 // Throws zae::Error when CUDA was not compiled in or no device is present.
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& config, int device_index,
                                            bool allow_tf32);
+
+struct CudaDeviceInfo {
+  int index = 0;
+  std::string name;
+  size_t total_memory = 0;  // bytes
+  int major = 0;            // compute capability
+  int minor = 0;
+};
+
+// The CUDA devices present; empty when CUDA was not compiled in or no driver/device exists.
+std::vector<CudaDeviceInfo> list_cuda_devices();
 
 // Number of usable CUDA devices; 0 when CUDA was not compiled in or no driver/device exists.
 int cuda_device_count();
