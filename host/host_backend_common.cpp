@@ -1,0 +1,34 @@
+// Argument checks shared by the backends.
+#include "zae/host_backend_common.hpp"
+
+#include "zae/error.hpp"
+
+namespace zae {
+
+namespace {
+void check_size(const std::vector<float>& tensor, size_t expected, const char* what,
+                const char* name) {
+  ZAE_REQUIRE(tensor.size() == expected, what, ": tensor ", name, " has ", tensor.size(),
+              " values, but the model needs ", expected);
+}
+}  // namespace
+
+void check_params_shape(const ModelConfig& config, const Params& params, const char* what) {
+  check_size(params.W, size_t(config.hidden) * config.visible, what, "W");
+  check_size(params.b, config.hidden_bias() ? size_t(config.hidden) : 0, what, "b");
+  check_size(params.c, config.visible_bias ? size_t(config.visible) : 0, what, "c");
+}
+
+void check_step_range(const std::vector<int64_t>& order, int64_t data_rows, int64_t first,
+                      int rows) {
+  ZAE_REQUIRE(rows > 0, "a step needs at least one row, got ", rows);
+  ZAE_REQUIRE(first >= 0 && first + rows <= static_cast<int64_t>(order.size()),
+              "step rows [", first, ", ", first + rows, ") are outside the order of ",
+              order.size(), " rows: call set_order first");
+  for (int64_t i = first; i < first + rows; ++i) {
+    ZAE_REQUIRE(order[i] >= 0 && order[i] < data_rows, "row index ", order[i],
+                " is outside the data set of ", data_rows, " rows");
+  }
+}
+
+}  // namespace zae

@@ -1,0 +1,412 @@
+// The training driver: data, preprocessing, initialisation, the epoch and minibatch loop,
+// schedules, checkpoints, logging and the run folder.
+//
+// Every quantity of the loop is derived from the global step count: the epoch is
+// step / steps_per_epoch, the batch within it step % steps_per_epoch, the row order comes from
+// (seed, epoch) and the learning rate from the schedule. A checkpoint therefore needs only the
+// parameters, velocities and step to resume exactly, even in the middle of an epoch.
+#include "zae/trainer.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <omp.h>
+#include <cblas.h>
+
+#include "zae/error.hpp"
+#include "zae/image.hpp"
+#include "zae/npy.hpp"
+#include "zae/philox.hpp"
+#include "zae/run_log.hpp"
+
+namespace zae {
+
+int64_t steps_per_epoch(int64_t rows, int batch) {
+  ZAE_REQUIRE(rows > 0 && batch > 0, "steps_per_epoch needs rows > 0 and batch > 0");
+  return (rows + batch - 1) / batch;
+}
+
+namespace {
+
+// Uniform integer in [0, bound) from a Philox draw, by rejection so there is no modulo bias.
+int64_t uniform_below(uint64_t seed, RandomStream stream, uint64_t a, uint64_t b,
+                      int64_t bound) {
+  const uint64_t range = static_cast<uint64_t>(bound);
+  const uint64_t limit = UINT64_MAX - UINT64_MAX % range;
+  for (uint32_t attempt = 0;; ++attempt) {
+    const Philox4 r = philox4x32(static_cast<uint32_t>(a), static_cast<uint32_t>(b),
+                                 static_cast<uint32_t>(stream) | (attempt << 8),
+                                 static_cast<uint32_t>(a >> 32), seed_low(seed),
+                                 seed_high(seed));
+    const uint64_t value = (static_cast<uint64_t>(r.v[0]) << 32) | r.v[1];
+    if (value < limit) return static_cast<int64_t>(value % range);
+  }
+}
+
+}  // namespace
+
+std::vector<int64_t> epoch_order(uint64_t seed, int64_t epoch, int64_t rows, bool shuffle) {
+  std::vector<int64_t> order(rows);
+  for (int64_t i = 0; i < rows; ++i) order[i] = i;
+  if (!shuffle) return order;
+  for (int64_t i = rows - 1; i > 0; --i) {
+    const int64_t j = uniform_below(seed, RandomStream::Shuffle, static_cast<uint64_t>(i),
+                                    static_cast<uint64_t>(epoch), i + 1);
+    std::swap(order[i], order[j]);
+  }
+  return order;
+}
+
+Params initial_params(const ModelConfig& model, const InitConfig& init, const float* rows,
+                      int64_t n, uint64_t seed) {
+  Params p = Params::zeros(model);
+  const int D = model.visible;
+  const int H = model.hidden;
+
+  if (init.kind == InitKind::File) {
+    NpyMatrix w = NpyMatrix::load(init.file);
+    ZAE_REQUIRE(w.rows() == H && w.cols() == D, "--init ", init.file, ": weights are ",
+                w.rows(), " x ", w.cols(), " but the model needs ", H, " x ", D,
+                " (hidden x visible after preprocessing)");
+    std::copy(w.data(), w.data() + size_t(H) * D, p.W.begin());
+    for (size_t i = 0; i < p.W.size(); ++i) {
+      ZAE_REQUIRE(std::isfinite(p.W[i]), "--init ", init.file, ": non-finite weight at row ",
+                  i / D, ", column ", i % D);
+    }
+    return p;
+  }
+
+  if (init.kind == InitKind::Patches) {
+    ZAE_REQUIRE(n > 0, "cannot initialise from patches: the data set is empty");
+    for (int j = 0; j < H; ++j) {
+      const int64_t row = uniform_below(seed, RandomStream::InitPatches, uint64_t(j), 0, n);
+      for (int k = 0; k < D; ++k) {
+        p.W[size_t(j) * D + k] = static_cast<float>(init.scale * rows[row * D + k]);
+      }
+    }
+    return p;
+  }
+
+  const size_t count = p.W.size();
+  for (size_t i = 0; i < count; i += 2) {
+    const Philox4 r = philox4x32(static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32),
+                                 static_cast<uint32_t>(RandomStream::InitWeights), 0,
+                                 seed_low(seed), seed_high(seed));
+    const float u1 = philox_uniform(r.v[0]);
+    const float u2 = philox_uniform(r.v[1]);
+    const float radius = std::sqrt(-2.0f * std::log(u1));
+    const float angle = 6.28318530717958647692f * u2;
+    p.W[i] = static_cast<float>(init.std * radius * std::cos(angle));
+    if (i + 1 < count) p.W[i + 1] = static_cast<float>(init.std * radius * std::sin(angle));
+  }
+  return p;
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConfig& model,
+                                      bool allow_tf32, std::string* note) {
+  std::string text;
+  std::unique_ptr<Backend> backend;
+  if (device == "cpu") {
+    backend = make_cpu_backend(model);
+  } else if (device == "reference") {
+    backend = make_reference_backend(model);
+  } else if (device == "cuda") {
+    ZAE_REQUIRE(cuda_compiled_in(), "--device cuda: this zae was built without CUDA; "
+                "use --device cpu or rebuild with the CUDA toolkit");
+    ZAE_REQUIRE(cuda_device_count() > 0, "--device cuda: no CUDA device found; "
+                "use --device cpu or --device auto");
+    backend = make_cuda_backend(model, 0, allow_tf32);
+  } else if (device == "auto") {
+    if (cuda_device_count() > 0) {
+      backend = make_cuda_backend(model, 0, allow_tf32);
+      text = "device auto: a CUDA device is present, training on " + backend->name();
+    } else {
+      backend = make_cpu_backend(model);
+      text = cuda_compiled_in() ? "device auto: no CUDA device found, training on the cpu"
+                                : "device auto: CUDA not compiled in, training on the cpu";
+    }
+  } else {
+    fail("invalid --device '", device, "': expected auto, cpu, cuda or reference");
+  }
+  if (text.empty()) text = "device " + device + ": training on " + backend->name();
+  if (note != nullptr) *note = text;
+  return backend;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Writes `text` to path through a temporary file and rename.
+void write_text_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    ZAE_REQUIRE(out.good(), "cannot write ", tmp, ": check that the folder is writable");
+    out << text;
+    out.flush();
+    ZAE_REQUIRE(out.good(), "failed writing ", tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    fail("cannot rename ", tmp, " to ", path);
+  }
+}
+
+void check_finite(const NpyMatrix& data, const std::string& path) {
+  const float* x = data.data();
+  const int64_t n = data.rows() * data.cols();
+  int64_t bad = -1;
+#pragma omp parallel for schedule(static) reduction(max : bad)
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) bad = std::max(bad, i);
+  }
+  if (bad >= 0) {
+    int64_t first = bad;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!std::isfinite(x[i])) {
+        first = i;
+        break;
+      }
+    }
+    fail(path, ": non-finite value ", x[first], " at row ", first / data.cols(), ", column ",
+         first % data.cols(), ": remove or replace NaN and infinite values before training");
+  }
+}
+
+// The patch geometry of the data file for filters.png: {height, width, channels}, or a
+// near-square grey layout when the file is plain N x D.
+void patch_shape(const std::vector<int64_t>& shape, int64_t cols, int& h, int& w, int& c) {
+  if (shape.size() == 4) {
+    h = int(shape[1]);
+    w = int(shape[2]);
+    c = int(shape[3]);
+    return;
+  }
+  if (shape.size() == 3) {
+    h = int(shape[1]);
+    w = int(shape[2]);
+    c = 1;
+    return;
+  }
+  const int64_t side = std::llround(std::sqrt(double(cols)));
+  if (side * side == cols) {
+    h = w = static_cast<int>(side);
+  } else {
+    h = 1;
+    w = static_cast<int>(cols);
+  }
+  c = 1;
+}
+
+std::string format_number(double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g", value);
+  return buf;
+}
+
+}  // namespace
+
+double train(const TrainConfig& input_config) {
+  TrainConfig config = input_config;
+  config.validate();
+  if (config.threads > 0) {
+    omp_set_num_threads(config.threads);
+    openblas_set_num_threads(config.threads);
+  }
+
+  // Resume: the checkpoint's state and preprocessing win; the data must match.
+  Checkpoint resumed;
+  const bool resuming = !config.resume.empty();
+  if (resuming) resumed = load_checkpoint(config.resume);
+
+  NpyMatrix raw = NpyMatrix::load(config.data);
+  ZAE_REQUIRE(raw.rows() > 0, config.data, ": the data set has no rows");
+  check_finite(raw, config.data);
+  const int input_dim = static_cast<int>(raw.cols());
+
+  Preprocessor pre = Preprocessor::identity(input_dim);
+  if (resuming) {
+    pre = resumed.preprocess;
+    ZAE_REQUIRE(pre.input_dim() == input_dim, "--resume ", config.resume,
+                ": the checkpoint expects rows of ", pre.input_dim(), " values but ",
+                config.data, " has ", input_dim, ": resume with the data it was trained on");
+  } else if (config.preprocess.contrast_norm || config.preprocess.whiten != Whiten::None) {
+    pre = Preprocessor::fit(config.preprocess, raw.data(), raw.rows(), input_dim);
+  }
+
+  // Training rows: the mapped file itself when no preprocessing applies, else one owned copy.
+  NpyMatrix prepared;
+  const NpyMatrix* rows = &raw;
+  if (!pre.is_identity()) {
+    std::vector<float> out(size_t(raw.rows()) * pre.output_dim());
+    pre.apply(raw.data(), raw.rows(), out.data());
+    prepared = NpyMatrix::from_vector(std::move(out), raw.rows(), pre.output_dim());
+    rows = &prepared;
+  }
+  const int64_t n = rows->rows();
+
+  config.model.visible = pre.output_dim();
+  config.model.validate();
+  if (resuming) {
+    ZAE_REQUIRE(resumed.model.visible == config.model.visible &&
+                    resumed.model.hidden == config.model.hidden,
+                "--resume ", config.resume, ": the checkpoint has ", resumed.model.hidden,
+                " x ", resumed.model.visible, " weights but this run needs ",
+                config.model.hidden, " x ", config.model.visible);
+  }
+
+  const int64_t per_epoch = steps_per_epoch(n, config.batch);
+  const int64_t total_steps = config.epochs * per_epoch;
+  const ScheduleConfig schedule = config.schedule_for(n);
+  const int64_t start_step = resuming ? resumed.step : 0;
+  ZAE_REQUIRE(start_step <= total_steps, "--resume ", config.resume, ": the checkpoint is at ",
+              "step ", start_step, " (epoch ", resumed.epoch, ") but --epochs ", config.epochs,
+              " ends at step ", total_steps, ": raise --epochs to train further");
+
+  std::string device_note;
+  std::unique_ptr<Backend> backend =
+      make_backend(config.device, config.model, config.tf32, &device_note);
+  if (resuming) {
+    backend->set_state(resumed.params, resumed.velocity);
+  } else {
+    const Params params = initial_params(config.model, config.init, rows->data(), n, config.seed);
+    backend->set_state(params, Params::zeros(config.model));
+  }
+  backend->set_data(rows->data(), n);
+
+  // Run folder.
+  std::error_code ec;
+  fs::create_directories(config.out, ec);
+  ZAE_REQUIRE(!ec, "cannot create the run folder ", config.out, ": ", ec.message());
+  const std::string config_text = config.to_json().dump(2) + "\n";
+  write_text_atomic(config.out + "/config.json", config_text);
+  RunLog log(config.out, resuming, start_step, ::isatty(STDERR_FILENO) != 0);
+
+  log.message(device_note);
+  log.settings({
+      {"data", config.data + " (" + std::to_string(raw.rows()) + " x " +
+                   std::to_string(input_dim) + ")"},
+      {"preprocessing", std::string(config.preprocess.contrast_norm ? "contrast-norm, " : "") +
+                            "whiten " + whiten_name(pre.config().whiten) + ", " +
+                            std::to_string(pre.output_dim()) + " dims"},
+      {"model", activation_name(config.model.activation) + ", " +
+                    std::to_string(config.model.hidden) + " hidden, threshold " +
+                    format_number(config.model.threshold) +
+                    (config.model.visible_bias ? ", visible bias" : "")},
+      {"optimizer", "SGD momentum " + format_number(config.momentum) + ", lr " +
+                        format_number(config.lr) + " (" + schedule_name(config.schedule) +
+                        "), batch " + std::to_string(config.batch)},
+      {"steps", std::to_string(total_steps) + " (" + std::to_string(per_epoch) +
+                    " per epoch, " + std::to_string(config.epochs) + " epochs)" +
+                    (resuming ? ", resuming at " + std::to_string(start_step) : "")},
+      {"threads", std::to_string(omp_get_max_threads())},
+      {"out", config.out},
+  });
+
+  auto save = [&](const std::string& path, int64_t step) {
+    Checkpoint ck;
+    ck.model = config.model;
+    backend->get_state(ck.params, ck.velocity);
+    ck.preprocess = pre;
+    ck.train_config_json = config.to_json().dump();
+    ck.step = step;
+    ck.epoch = step / per_epoch;
+    ck.seed = config.seed;
+    save_checkpoint(path, ck);
+  };
+
+  // The loop.
+  using Clock = std::chrono::steady_clock;
+  const auto run_start = Clock::now();
+  auto interval_start = run_start;
+  int64_t interval_rows = 0;
+  int64_t loaded_epoch = -1;
+  double last_loss = std::nan("");
+  for (int64_t step = start_step; step < total_steps; ++step) {
+    const int64_t epoch = step / per_epoch;
+    if (epoch != loaded_epoch) {
+      backend->set_order(epoch_order(config.seed, epoch, n, config.shuffle));
+      loaded_epoch = epoch;
+    }
+    const int64_t first = (step % per_epoch) * config.batch;
+    const int batch_rows = static_cast<int>(std::min<int64_t>(config.batch, n - first));
+    StepOptions options;
+    options.learning_rate = static_cast<float>(learning_rate_at(schedule, step));
+    options.momentum = static_cast<float>(config.momentum);
+    options.weight_decay = static_cast<float>(config.weight_decay);
+    options.nominal_batch = config.batch;
+    backend->step(first, batch_rows, options);
+    interval_rows += batch_rows;
+
+    const int64_t done = step + 1;
+    const bool epoch_end = done % per_epoch == 0;
+    if (done % config.log_every == 0 || epoch_end || done == total_steps) {
+      const std::vector<StepRecord> records = backend->take_records();
+      double loss = 0.0, active = 0.0;
+      int64_t counted = 0;
+      for (const StepRecord& r : records) {
+        loss += r.loss * r.rows;
+        active += r.active_fraction * r.rows;
+        counted += r.rows;
+      }
+      loss /= double(counted);
+      active /= double(counted);
+      ZAE_REQUIRE(std::isfinite(loss), "training diverged at step ", done, " (loss ", loss,
+                  "): lower --lr or check the preprocessing; the last checkpoint in ",
+                  config.out, " is intact");
+      const auto now = Clock::now();
+      const double seconds = std::chrono::duration<double>(now - interval_start).count();
+      const double elapsed = std::chrono::duration<double>(now - run_start).count();
+      const double eta = elapsed / double(done - start_step) * double(total_steps - done);
+      log.metrics({done, epoch, loss, options.learning_rate, active,
+                   double(interval_rows) / std::max(seconds, 1e-9)},
+                  total_steps, config.epochs, eta);
+      last_loss = loss;
+      interval_start = now;
+      interval_rows = 0;
+    }
+
+    const bool periodic = config.checkpoint_every > 0 && done % config.checkpoint_every == 0;
+    if ((config.checkpoint_every == 0 && epoch_end) || periodic) {
+      save(config.out + "/checkpoint.safetensors", done);
+    }
+  }
+  log.finish();
+
+  // Final model and pictures.
+  save(config.out + "/final.safetensors", total_steps);
+  Params params, velocity;
+  backend->get_state(params, velocity);
+  std::vector<float> filters(size_t(config.model.hidden) * input_dim);
+  pre.unwhiten(params.W.data(), config.model.hidden, filters.data());
+  int h = 1, w = 1, c = 1;
+  patch_shape(raw.shape(), input_dim, h, w, c);
+  write_filter_png(config.out + "/filters.png", filters.data(), config.model.hidden, h, w, c);
+
+  const double seconds =
+      std::chrono::duration<double>(Clock::now() - run_start).count();
+  const int64_t trained = total_steps - start_step;
+  char summary[256];
+  std::snprintf(summary, sizeof summary,
+                "done: %lld steps in %.1f s, final loss %.6g; wrote %s/final.safetensors and "
+                "%s/filters.png",
+                static_cast<long long>(trained), seconds, last_loss, config.out.c_str(),
+                config.out.c_str());
+  log.message(summary);
+  if (backend->peak_device_memory() > 0) {
+    log.message("peak device memory: " +
+                format_number(double(backend->peak_device_memory()) / (1 << 20)) + " MiB");
+  }
+  return last_loss;
+}
+
+}  // namespace zae
