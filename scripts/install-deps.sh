@@ -18,15 +18,22 @@ for package in "${packages[@]}"; do
   fi
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  exit 0
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo_cmd=(sudo)
+  fi
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends \
+    "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then
-  sudo_cmd=(sudo)
+# Python peers for the benchmarks and the check that checkpoints load with the safetensors
+# package: a virtual environment in .venv, from PyPI.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if ! "$root/.venv/bin/python" -c "import numpy, safetensors" >/dev/null 2>&1; then
+  echo "install-deps: creating $root/.venv with numpy and safetensors"
+  python3 -m venv "$root/.venv"
+  "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check numpy safetensors
 fi
-"${sudo_cmd[@]}" apt-get update -q
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends \
-  "${missing[@]}"
