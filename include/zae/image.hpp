@@ -40,6 +40,17 @@ struct PatchOptions {
 // zae::Error naming the image when a patch is larger than an image (such images are listed).
 std::vector<float> cut_patches(const PatchOptions& options, std::vector<int64_t>& shape);
 
+// Image and channel counts from cut_patches, for the caller's summary.
+struct PatchReport {
+  int64_t images_found = 0;  // image files in the folder
+  int64_t images_used = 0;   // images that at least one patch was cut from
+  int channels = 0;          // channels per output pixel: 1 or 3
+};
+
+// Same as above, and fills `report`.
+std::vector<float> cut_patches(const PatchOptions& options, std::vector<int64_t>& shape,
+                               PatchReport& report);
+
 // Writes an 8-bit PNG (1 or 3 channels) through a temporary file and rename.
 void write_png(const std::string& path, int width, int height, int channels,
                const std::vector<uint8_t>& pixels);

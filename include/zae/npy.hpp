@@ -29,7 +29,9 @@ NpyHeader read_npy_header(const std::string& path);
 // A 2-D float32 C-order view of an .npy file: the first axis is rows, all further axes are
 // flattened into columns (N x 8 x 8 x 3 patches become N x 192). A float32 C-order file is
 // memory-mapped and read in place; any other dtype or order is converted once into owned
-// memory. A 1-D array is one column per row.
+// memory. A 1-D array is one column per row. uint8 values keep their value (0 to 255), as
+// arr.astype(np.float32) does. An array with zero rows or columns loads as an empty matrix, so
+// callers that need data check rows() and cols(). A 0-d array is rejected.
 class NpyMatrix {
  public:
   static NpyMatrix load(const std::string& path);
@@ -46,6 +48,7 @@ class NpyMatrix {
   int64_t cols() const { return cols_; }
   // The shape as stored in the file (or {rows, cols} for from_vector).
   const std::vector<int64_t>& shape() const { return shape_; }
+  // True when data() points into a read-only mapping of the file rather than owned memory.
   bool mapped() const { return map_ != nullptr; }
 
  private:
@@ -61,5 +64,17 @@ class NpyMatrix {
 // Writes a float32 C-order .npy (version 1.0) through a temporary file in the same folder,
 // flushed and renamed, so that `path` is either the old file or the complete new one.
 void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
+
+// One contiguous piece of a file's contents.
+struct ByteSpan {
+  const void* data = nullptr;
+  size_t size = 0;
+};
+
+// Writes the spans in order to `path` + ".tmp-<pid>" in the same folder, fsyncs it and renames
+// it over `path`. On any failure the temporary file is removed, `path` is left as it was, and
+// zae::Error names the file and the failing call. Two threads of one process writing the same
+// path would share the temporary name, so callers must not do that.
+void write_file_atomic(const std::string& path, const std::vector<ByteSpan>& spans);
 
 }  // namespace zae
