@@ -158,7 +158,9 @@ void register_train(CLI::App& app) {
   auto values = std::make_shared<std::map<std::string, std::string>>();
   auto resume = std::make_shared<std::string>();
   for (const Flag& flag : *flags) {
-    cmd->add_option(flag.name, (*values)[flag.name], flag.help);
+    // A repeated flag takes its last value, so scripts can append overrides.
+    cmd->add_option(flag.name, (*values)[flag.name], flag.help)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
   cmd->add_option("--resume", *resume,
                   "continue from a checkpoint; --epochs still counts from the start");
