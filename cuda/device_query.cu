@@ -1,8 +1,10 @@
-// CUDA entry points that do not need a backend: whether CUDA is compiled in, device count.
+// CUDA entry points of the public API: whether CUDA is compiled in, the devices present, and
+// the backend factory. The factory stays in this file, next to the functions that every
+// program with the CUDA backend references, so that a static link pulls it in with them.
 #include <cuda_runtime.h>
 
+#include "cuda_backend.hpp"
 #include "zae/backend.hpp"
-#include "zae/error.hpp"
 
 namespace zae {
 
@@ -28,8 +30,9 @@ std::vector<CudaDeviceInfo> list_cuda_devices() {
   return devices;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(const ModelConfig&, int, bool) {
-  fail("the CUDA backend is not available yet");
+std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& config, int device_index,
+                                           bool allow_tf32) {
+  return cuda::create_cuda_backend(config, device_index, allow_tf32);
 }
 
 }  // namespace zae
