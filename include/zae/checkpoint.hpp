@@ -46,7 +46,7 @@ SafeTensors read_safetensors(const std::string& path);
 struct Checkpoint {
   ModelConfig model;
   Params params;
-  Params velocity;
+  Params velocity;  // all three vectors empty when the file stores no velocities
   Preprocessor preprocess = Preprocessor::identity(1);
   std::string train_config_json;  // the effective training configuration, as written
   int64_t step = 0;                // optimizer steps completed

@@ -35,8 +35,8 @@ class Preprocessor {
  public:
   // Identity transform on `dim` inputs (contrast_norm false, whiten none).
   static Preprocessor identity(int dim);
-  // Fits on n rows of d floats. Throws zae::Error for non-finite values or n < 2 when
-  // whitening is requested.
+  // Fits on n rows of d floats. The covariance is the sample covariance (divided by n - 1).
+  // Throws zae::Error for non-finite values or n < 2 when whitening is requested.
   static Preprocessor fit(const PreprocessConfig& config, const float* rows, int64_t n, int d);
 
   int input_dim() const { return input_dim_; }
@@ -45,15 +45,17 @@ class Preprocessor {
   const PreprocessConfig& config() const { return config_; }
 
   // n rows of input_dim() floats to n rows of output_dim() floats. `in` and `out` may alias
-  // only when input_dim() == output_dim().
+  // only when input_dim() == output_dim(). Throws zae::Error naming the row and column of a
+  // non-finite input value before anything is written.
   void apply(const float* in, int64_t n, float* out) const;
   // Maps n rows of output_dim() values back to input space through the inverse of the
-  // whitening (no contrast de-normalisation), for pictures of the filters.
+  // whitening (no contrast de-normalisation), for pictures of the filters. The mean is added
+  // back, so unwhiten(apply(x)) recovers x for full-rank whitening without contrast norm.
   void unwhiten(const float* in, int64_t n, float* out) const;
 
   // Fitted state, stored in checkpoints.
   double contrast_reference = 0.0;  // s above
-  std::vector<double> mean;         // input_dim
+  std::vector<double> mean;         // input_dim, all zero unless whitening centres the data
   std::vector<double> forward;      // output_dim x input_dim, empty for no whitening
   std::vector<double> backward;     // input_dim x output_dim, empty for no whitening
   std::vector<double> eigenvalues;  // all input_dim eigenvalues, descending
