@@ -314,19 +314,22 @@ void write_png(const std::string& path, int width, int height, int channels,
 }
 
 void write_filter_png(const std::string& path, const float* filters, int n, int patch_height,
-                      int patch_width, int channels) {
+                      int patch_width, int channels, int zoom) {
   ZAE_REQUIRE(n > 0 && filters != nullptr, path, ": no filters to draw");
   ZAE_REQUIRE(patch_height > 0 && patch_width > 0, path, ": invalid filter size ", patch_height,
               "x", patch_width);
   ZAE_REQUIRE(channels == 1 || channels == 3, path, ": invalid filter channel count ", channels,
               ": use 1 (grey) or 3 (colour)");
+  ZAE_REQUIRE(zoom >= 1 && zoom <= 64, path, ": invalid zoom ", zoom, ": use 1 to 64");
+  const int tile_height = patch_height * zoom;
+  const int tile_width = patch_width * zoom;
 
   // Near-square grid: ceil(sqrt(n)) columns, one-pixel border (value 0) around every tile.
   int grid_cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))));
   while (static_cast<int64_t>(grid_cols) * grid_cols < n) ++grid_cols;
   const int grid_rows = (n + grid_cols - 1) / grid_cols;
-  const int64_t width64 = int64_t(grid_cols) * (patch_width + 1) + 1;
-  const int64_t height64 = int64_t(grid_rows) * (patch_height + 1) + 1;
+  const int64_t width64 = int64_t(grid_cols) * (tile_width + 1) + 1;
+  const int64_t height64 = int64_t(grid_rows) * (tile_height + 1) + 1;
   // stb_image_write sizes its filter buffer as (width * channels + 1) * height in an int.
   ZAE_REQUIRE((width64 * channels + 1) * height64 <= std::numeric_limits<int>::max(), path,
               ": a grid of ", n, " filters of ", patch_height, "x", patch_width,
@@ -345,12 +348,14 @@ void write_filter_png(const std::string& path, const float* filters, int n, int 
     // 0 maps to 128 and +-max_abs to 255 and 1. An all-zero filter stays uniform grey, and
     // non-finite values (a diverged run) are drawn black so that they stand out.
     const float scale = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
-    const int top = (f / grid_cols) * (patch_height + 1) + 1;
-    const int left = (f % grid_cols) * (patch_width + 1) + 1;
-    for (int y = 0; y < patch_height; ++y) {
-      for (int x = 0; x < patch_width; ++x) {
+    const int top = (f / grid_cols) * (tile_height + 1) + 1;
+    const int left = (f % grid_cols) * (tile_width + 1) + 1;
+    // Each filter pixel becomes a zoom x zoom block of the tile.
+    for (int y = 0; y < tile_height; ++y) {
+      for (int x = 0; x < tile_width; ++x) {
+        const size_t source = static_cast<size_t>(y / zoom) * patch_width + x / zoom;
         for (int c = 0; c < channels; ++c) {
-          const float value = filter[(static_cast<size_t>(y) * patch_width + x) * channels + c];
+          const float value = filter[source * channels + c];
           long level = 0;
           if (std::isfinite(value)) level = std::lround(128.0f + value * scale);
           pixels[(static_cast<size_t>(top + y) * width + left + x) * channels + c] =

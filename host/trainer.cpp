@@ -207,6 +207,20 @@ void patch_shape(const std::vector<int64_t>& shape, int64_t cols, int& h, int& w
   c = 1;
 }
 
+// The filters as input-space patterns: each row of W (a direction in whitened space) mapped
+// through the linear part of the inverse whitening, without adding the data mean back.
+std::vector<float> filters_in_input_space(const Preprocessor& pre, const std::vector<float>& W,
+                                          int hidden) {
+  const int d = pre.input_dim();
+  const int k = pre.output_dim();
+  if (pre.backward.empty()) return W;
+  std::vector<double> w(W.begin(), W.end());
+  std::vector<double> mapped(size_t(hidden) * d);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hidden, d, k, 1.0, w.data(), k,
+              pre.backward.data(), k, 0.0, mapped.data(), d);
+  return std::vector<float>(mapped.begin(), mapped.end());
+}
+
 std::string format_number(double value) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%g", value);
@@ -386,21 +400,30 @@ double train(const TrainConfig& input_config) {
   save(config.out + "/final.safetensors", total_steps);
   Params params, velocity;
   backend->get_state(params, velocity);
-  std::vector<float> filters(size_t(config.model.hidden) * input_dim);
-  pre.unwhiten(params.W.data(), config.model.hidden, filters.data());
+  const std::vector<float> filters = filters_in_input_space(pre, params.W, config.model.hidden);
   int h = 1, w = 1, c = 1;
   patch_shape(raw.shape(), input_dim, h, w, c);
-  write_filter_png(config.out + "/filters.png", filters.data(), config.model.hidden, h, w, c);
+  const int zoom = std::clamp(32 / std::max(h, w), 1, 8);
+  write_filter_png(config.out + "/filters.png", filters.data(), config.model.hidden, h, w, c,
+                   zoom);
 
   const double seconds =
       std::chrono::duration<double>(Clock::now() - run_start).count();
   const int64_t trained = total_steps - start_step;
-  char summary[256];
-  std::snprintf(summary, sizeof summary,
-                "done: %lld steps in %.1f s, final loss %.6g; wrote %s/final.safetensors and "
-                "%s/filters.png",
-                static_cast<long long>(trained), seconds, last_loss, config.out.c_str(),
-                config.out.c_str());
+  char summary[512];
+  if (trained == 0) {
+    std::snprintf(summary, sizeof summary,
+                  "nothing to train: the checkpoint is already at step %lld of %lld; wrote "
+                  "%s/final.safetensors and %s/filters.png",
+                  static_cast<long long>(start_step), static_cast<long long>(total_steps),
+                  config.out.c_str(), config.out.c_str());
+  } else {
+    std::snprintf(summary, sizeof summary,
+                  "done: %lld steps in %.1f s, final loss %.6g; wrote %s/final.safetensors and "
+                  "%s/filters.png",
+                  static_cast<long long>(trained), seconds, last_loss, config.out.c_str(),
+                  config.out.c_str());
+  }
   log.message(summary);
   if (backend->peak_device_memory() > 0) {
     log.message("peak device memory: " +

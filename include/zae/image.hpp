@@ -57,8 +57,9 @@ void write_png(const std::string& path, int width, int height, int channels,
 
 // Tiles n filters, each given as patch_height x patch_width x channels values in input space,
 // into one PNG: each filter scaled to [0, 255] around its own maximum absolute value (so 0
-// maps to mid-grey), laid out in a near-square grid with a one-pixel dark border.
+// maps to mid-grey), laid out in a near-square grid with a one-pixel dark border. Each filter
+// pixel is drawn as a zoom x zoom block.
 void write_filter_png(const std::string& path, const float* filters, int n, int patch_height,
-                      int patch_width, int channels);
+                      int patch_width, int channels, int zoom = 1);
 
 }  // namespace zae
