@@ -145,7 +145,7 @@ void validate_config(const PreprocessConfig& config) {
   if (config.whiten == Whiten::None) return;
   ZAE_REQUIRE(config.retain > 0.0 && config.retain <= 1.0, "invalid --retain ", config.retain,
               ": expected a fraction of the variance in (0, 1]");
-  ZAE_REQUIRE(config.components >= 0, "invalid --pca-components ", config.components,
+  ZAE_REQUIRE(config.components >= 0, "invalid --components ", config.components,
               ": expected 0 (use --retain) or a positive count");
   ZAE_REQUIRE(std::isfinite(config.eigen_floor) && config.eigen_floor > 0.0,
               "invalid --eigen-floor ", config.eigen_floor, ": expected a finite value > 0");
@@ -207,7 +207,7 @@ void symmetric_eigen(std::vector<double> matrix, int d, std::vector<double>* val
 int kept_components(const PreprocessConfig& config, const std::vector<double>& eigenvalues) {
   const int d = static_cast<int>(eigenvalues.size());
   if (config.components > 0) {
-    ZAE_REQUIRE(config.components <= d, "--pca-components ", config.components,
+    ZAE_REQUIRE(config.components <= d, "--components ", config.components,
                 " exceeds the input dimension D = ", d, ": use at most ", d, " components");
     return config.components;
   }

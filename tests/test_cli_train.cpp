@@ -170,7 +170,9 @@ TEST_F(CliTrain, EncodeWritesFeatures) {
   for (int64_t i = 0; i < 60 * 8; ++i) {
     on += f.data()[i] != 0.0f;
     on0 += f0.data()[i] != 0.0f;
-    if (f.data()[i] != 0.0f) EXPECT_EQ(f.data()[i], f0.data()[i]) << i;
+    if (f.data()[i] != 0.0f) {
+      EXPECT_EQ(f.data()[i], f0.data()[i]) << i;
+    }
   }
   EXPECT_GT(on0, on);
 

@@ -146,9 +146,9 @@ INSTANTIATE_TEST_SUITE_P(
                                          Shape{33, 127, 1}, Shape{31, 513, 33}),
                        ::testing::Values(Activation::TRec, Activation::TLin, Activation::ReLU,
                                          Activation::Sigmoid, Activation::Linear)),
-    [](const auto& info) {
-      const Shape s = std::get<0>(info.param);
-      return activation_name(std::get<1>(info.param)) + "_D" + std::to_string(s.D) + "_H" +
+    [](const auto& test_info) {
+      const Shape s = std::get<0>(test_info.param);
+      return activation_name(std::get<1>(test_info.param)) + "_D" + std::to_string(s.D) + "_H" +
              std::to_string(s.H) + "_B" + std::to_string(s.B);
     });
 

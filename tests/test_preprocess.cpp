@@ -220,7 +220,7 @@ TEST(Preprocess, ComponentCountHonoured) {
     Preprocessor::fit(config, rows.data(), kRows, 8);
     FAIL() << "expected an error for 9 components of 8 dimensions";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--pca-components"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--components"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("D = 8"), std::string::npos) << e.what();
   }
 }

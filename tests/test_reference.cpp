@@ -94,7 +94,7 @@ TEST_P(ReferenceGradient, MatchesFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(AllActivations, ReferenceGradient,
                          ::testing::Values(Activation::TRec, Activation::TLin, Activation::ReLU,
                                            Activation::Sigmoid, Activation::Linear),
-                         [](const auto& info) { return activation_name(info.param); });
+                         [](const auto& test_info) { return activation_name(test_info.param); });
 
 // x = [1, 1, 2], W = [[1, 1, 0], [0, 0.5, 0.5]] (2 x 3), TRec theta 1, no biases:
 // A = [2, 1.5], h = [2, 1.5], R = [2, 2.75, 0.75], E = [1, 1.75, -1.25], loss = 2.8125,

@@ -88,6 +88,11 @@ std::vector<Flag> train_flags() {
        [](TrainConfig& c, const std::string& v) {
          c.preprocess.contrast_norm = parse_bool("--contrast-norm", v);
        }},
+      {"--contrast-scale",
+       "contrast normalisation divides by std + this times the mean patch std (default 0.1)",
+       [](TrainConfig& c, const std::string& v) {
+         c.preprocess.contrast_scale = parse_double("--contrast-scale", v);
+       }},
       {"--whiten", "none | pca | zca (default pca)",
        [](TrainConfig& c, const std::string& v) { c.preprocess.whiten = parse_whiten(v); }},
       {"--retain", "fraction of variance kept by whitening (default 0.9)",

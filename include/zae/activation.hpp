@@ -40,13 +40,19 @@ ZAE_HD float activate(Activation act, float a, float theta) {
   }
 }
 
-// f'(a) expressed through the pre-activation a and the output h = f(a).
-ZAE_HD float derivative(Activation act, float a, float h, float theta) {
+// f'(a) from the active flag is_active(a) and the output h = f(a), so that a fused pass can
+// keep a one-byte mask instead of the pre-activations.
+ZAE_HD float derivative_from_mask(Activation act, bool active, float h) {
   switch (act) {
     case Activation::Sigmoid: return h * (1.0f - h);
     case Activation::Linear: return 1.0f;
-    default: return is_active(act, a, theta) ? 1.0f : 0.0f;
+    default: return active ? 1.0f : 0.0f;
   }
+}
+
+// f'(a) expressed through the pre-activation a and the output h = f(a).
+ZAE_HD float derivative(Activation act, float a, float h, float theta) {
+  return derivative_from_mask(act, is_active(act, a, theta), h);
 }
 
 // Double-precision twins for the reference path.
