@@ -195,8 +195,8 @@ bool validate(const Problem& p, const Shape& shape) {
                                                                          shape.batch);
     const double error = relative_error(g.grad.W, expected.grad.W);
     const double loss_error = std::fabs(g.loss - expected.loss) / expected.loss;
-    // A unit within float32 rounding of theta may flip between the paths and move dW by about
-    // 1e-4 of its norm, so the limit is 1e-3 rather than float32 rounding.
+    // A unit within float32 rounding of theta may switch on in one path and off in the other,
+    // which moves dW far more than rounding does, so the limit is 1e-3 rather than 1e-6.
     const bool pass = std::isfinite(error) && error < 1e-3 && loss_error < 1e-4;
     std::printf("  validate %-7s vs cpu: dW rel error %.2e, loss rel error %.2e: %s\n", mode,
                 error, loss_error, pass ? "ok" : "FAILED");

@@ -18,8 +18,8 @@
 
 namespace zae::cuda {
 
-// Fraction of the free device memory (measured after the model's buffers are allocated) that
-// a resident data set may take; the rest stays for the batch buffers and cuBLAS.
+// Fraction of the free device memory, measured after the model's buffers are allocated, that
+// a resident data set may take. The rest stays free for the batch buffers and cuBLAS.
 constexpr double kResidentMemoryFraction = 0.8;
 
 struct CudaBackendOptions {

@@ -31,6 +31,9 @@ const char* curand_status_name(curandStatus_t status) {
 }  // namespace
 
 void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
+  // Clears the runtime's last-error slot, so that a caller who catches this error does not see
+  // it again at the next launch check. Sticky errors (a crashed kernel) persist regardless.
+  cudaGetLastError();
   fail(call, " failed at ", file, ":", line, ": ", cudaGetErrorName(status), " (",
        cudaGetErrorString(status), ")");
 }

@@ -9,6 +9,10 @@
 //   error_stack   2 B_max x D   [E; X] for the current B, contiguous
 //   active        B_max x H     uint8 active flags
 //   ones          B_max         for column sums by gemv
+//
+// NOTE: this backend was compiled and its GEMM plan and element math were checked on the CPU
+// (tests/cuda/test_cuda_plan_emulation.cpp), but it has not yet run on a GPU. The first run of
+// bench/gpu_check.sh --run on a GPU machine is its first real test.
 #include <algorithm>
 #include <climits>
 #include <cstring>

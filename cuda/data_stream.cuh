@@ -22,7 +22,7 @@ class BatchSource {
   ~BatchSource();
 
   // Waits for the queued work that may read the current data set, then frees its device copy
-  // and forgets the order.
+  // and clears the order.
   void release_data();
   // Takes the data set: uploads it when its size is at most resident_budget bytes, else keeps
   // the host pointer for streaming. Calls release_data() first.

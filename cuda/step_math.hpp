@@ -1,5 +1,5 @@
 // Per-element operations of the CUDA step, written once for host and device. The kernels in
-// kernels.cu call them from grid-stride loops; the CPU emulation test calls them from plain
+// kernels.cu call them from grid-stride loops. The CPU emulation test calls them from plain
 // loops, so the index arithmetic below runs on every machine, GPU or not.
 //
 // All matrices are row-major; i is the flat element index, so the column of element i of a

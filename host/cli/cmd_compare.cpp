@@ -1,8 +1,8 @@
-// `zae compare`: trains the same model on the CPU backend and on the CUDA backend from the same
-// initial parameters, over the same data in the same order, and reports per-step losses, the
-// active-mask entries on which the two paths disagree, and the final relative weight error.
-// The data are used as given, without preprocessing. Exits with an error when the weight
-// error exceeds --tolerance.
+// `zae compare`: trains the same model on the CPU backend and on the CUDA backend, from the
+// same initial parameters and over the same data in the same order. It reports per-step
+// losses, the active-mask entries on which the two paths disagree, and the final relative
+// weight error. The data are used as given, without preprocessing. Exits with an error when
+// the weight error exceeds --tolerance.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

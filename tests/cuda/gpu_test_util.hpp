@@ -16,7 +16,7 @@
 #include "test_util.hpp"
 #include "zae/backend.hpp"
 
-// Skips the current test when the process sees no CUDA device.
+// Skips the current test when cuda_device_count() is 0.
 #define ZAE_SKIP_WITHOUT_GPU()                                                           \
   do {                                                                                   \
     if (::zae::cuda_device_count() == 0) {                                               \
