@@ -5,7 +5,7 @@
 #
 #   bench/gpu_check.sh --pack DIR [BUILD]   on the build machine: copy zae, zae_gpu_tests,
 #                                           zae_tests and gpu_bench from BUILD (default
-#                                           build-cuda) and their non-glibc, non-CUDA shared
+#                                           build) and their non-glibc, non-CUDA shared
 #                                           libraries into DIR, then run --verify
 #   bench/gpu_check.sh --verify DIR         check with ldd that every library other than glibc
 #                                           and CUDA resolves from DIR/lib
@@ -38,7 +38,7 @@ pack() {
   local dir="$1"
   local root build
   root="$(cd "$(dirname "$0")/.." && pwd)"
-  build="${2:-$root/build-cuda}"
+  build="${2:-$root/build}"
   mkdir -p "$dir/bin" "$dir/lib"
 
   local binaries=("$build/zae" "$build/tests/zae_gpu_tests" "$build/tests/zae_tests"
