@@ -314,7 +314,7 @@ class CpuBackend final : public Backend {
   }
 
   // W += v.W after the dW GEMM has written v.W = mu v.W - lr dW; weight decay adds its part
-  // of the velocity here, where W still holds its value from before the step.
+  // of the velocity here, where W still has its value from before the step.
   void update_weights(const StepOptions& o) {
     const int64_t n = static_cast<int64_t>(params_.W.size());
     float* w = params_.W.data();

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "zae/error.hpp"
@@ -18,17 +20,17 @@ namespace {
 // Keeps the lines of an existing metrics file whose step is <= resume_step.
 std::string kept_metrics(const std::string& path, int64_t resume_step) {
   std::ifstream in(path);
-  std::string kept, line;
+  std::string kept_lines, line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     try {
       const auto j = nlohmann::json::parse(line);
-      if (j.at("step").get<int64_t>() <= resume_step) kept += line + "\n";
+      if (j.at("step").get<int64_t>() <= resume_step) kept_lines += line + "\n";
     } catch (const nlohmann::json::exception&) {
       // A torn last line from a crash is dropped.
     }
   }
-  return kept;
+  return kept_lines;
 }
 
 std::string format_duration(double seconds) {
@@ -48,12 +50,24 @@ std::string format_duration(double seconds) {
 RunLog::RunLog(const std::string& folder, bool resumed, int64_t resume_step, bool interactive)
     : interactive_(interactive) {
   const std::string path = folder + "/metrics.jsonl";
-  const std::string kept = resumed ? kept_metrics(path, resume_step) : std::string();
-  file_ = std::fopen(path.c_str(), "w");
+  if (resumed) {
+    // The kept lines replace the file through a temporary file and rename, so a crash here
+    // leaves the old metrics in place.
+    const std::string kept = kept_metrics(path, resume_step);
+    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    std::FILE* out = std::fopen(tmp.c_str(), "w");
+    ZAE_REQUIRE(out != nullptr, "cannot write ", tmp, ": ", std::strerror(errno),
+                ": check that --out names a writable folder");
+    const bool written = std::fputs(kept.c_str(), out) >= 0 && std::fflush(out) == 0;
+    const bool closed = std::fclose(out) == 0;
+    if (!written || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      fail("cannot replace ", path, ": ", std::strerror(errno));
+    }
+  }
+  file_ = std::fopen(path.c_str(), resumed ? "a" : "w");
   ZAE_REQUIRE(file_ != nullptr, "cannot write ", path, ": ", std::strerror(errno),
               ": check that --out names a writable folder");
-  std::fputs(kept.c_str(), file_);
-  std::fflush(file_);
 }
 
 RunLog::~RunLog() {
