@@ -39,6 +39,12 @@ void with_activation(Activation act, F&& f) {
   }
 }
 
+// Element counts below this run on one thread: waking the team costs more than the loop, and
+// on a busy machine a descheduled team member can stall a small step for milliseconds.
+constexpr int64_t kParallelMinElements = 32768;
+
+bool worth_parallel(int64_t elements) { return elements >= kParallelMinElements; }
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const ModelConfig& config)
@@ -153,7 +159,7 @@ class CpuBackend final : public Backend {
     float* x = stack_x_.data() + size_t(rows) * D;
     const int64_t* idx = order_.data() + first;
     const float* data = data_;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(int64_t(rows) * D))
     for (int i = 0; i < rows; ++i) {
       std::memcpy(x + size_t(i) * D, data + idx[i] * D, sizeof(float) * D);
     }
@@ -181,9 +187,10 @@ class CpuBackend final : public Backend {
     // Fused: A += b, Hh = f(A), mask = f'(A) != 0, active counts per row.
     const float* bias = config_.hidden_bias() ? params_.b.data() : nullptr;
     int* row_active = row_active_.data();
+    const bool parallel_hidden = worth_parallel(int64_t(B) * H);
     with_activation(act, [=](auto tag) {
       constexpr Activation kAct = decltype(tag)::value;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_hidden)
       for (int i = 0; i < B; ++i) {
         // Restrict-qualified rows, values captured by copy and a compile-time activation let
         // the compiler vectorise this loop (about 10x faster here): the byte mask could
@@ -215,7 +222,7 @@ class CpuBackend final : public Backend {
     const bool want_dc = !grad_c_.empty();
     const int threads = omp_get_max_threads();
     partial_.assign(size_t(threads) * std::max(D, H), 0.0);
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (worth_parallel(int64_t(B) * D))
     {
       double* part = partial_.data() + size_t(omp_get_thread_num()) * D;
 #pragma omp for schedule(static)
@@ -242,7 +249,7 @@ class CpuBackend final : public Backend {
     const bool want_db = !grad_b_.empty();
     with_activation(act, [=](auto tag) {
       constexpr Activation kAct = decltype(tag)::value;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_hidden)
       for (int i = 0; i < B; ++i) {
         float* __restrict d_row = dA + size_t(i) * H;
         const float* __restrict h_row = Hh + size_t(i) * H;
@@ -254,7 +261,7 @@ class CpuBackend final : public Backend {
     });
     if (want_db) {
       std::fill(partial_.begin(), partial_.end(), 0.0);
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (parallel_hidden)
       {
         double* __restrict part = partial_.data() + size_t(omp_get_thread_num()) * H;
 #pragma omp for schedule(static)
@@ -304,7 +311,7 @@ class CpuBackend final : public Backend {
     float* pp = p.data();
     float* vp = v.data();
     const float* gp = g.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(n))
     for (int64_t i = 0; i < n; ++i) {
       const float grad = gp[i] + decay * pp[i];
       const float vel = mu * vp[i] - lr * grad;
@@ -321,14 +328,14 @@ class CpuBackend final : public Backend {
     float* v = velocity_.W.data();
     const float decay = o.learning_rate * o.weight_decay;
     if (decay != 0.0f) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(n))
       for (int64_t i = 0; i < n; ++i) {
         const float vel = v[i] - decay * w[i];
         v[i] = vel;
         w[i] += vel;
       }
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(n))
       for (int64_t i = 0; i < n; ++i) w[i] += v[i];
     }
   }

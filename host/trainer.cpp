@@ -258,6 +258,8 @@ double train(const TrainConfig& input_config) {
   }
 
   // Training rows: the mapped file itself when no preprocessing applies, else one owned copy.
+  // The raw mapping is released once the prepared copy exists, so training holds one copy.
+  const std::vector<int64_t> raw_shape = raw.shape();
   NpyMatrix prepared;
   const NpyMatrix* rows = &raw;
   if (!pre.is_identity()) {
@@ -265,6 +267,7 @@ double train(const TrainConfig& input_config) {
     pre.apply(raw.data(), raw.rows(), out.data());
     prepared = NpyMatrix::from_vector(std::move(out), raw.rows(), pre.output_dim());
     rows = &prepared;
+    raw = NpyMatrix();
   }
   const int64_t n = rows->rows();
 
@@ -307,7 +310,7 @@ double train(const TrainConfig& input_config) {
 
   log.message(device_note);
   log.settings({
-      {"data", config.data + " (" + std::to_string(raw.rows()) + " x " +
+      {"data", config.data + " (" + std::to_string(n) + " x " +
                    std::to_string(input_dim) + ")"},
       {"preprocessing", std::string(config.preprocess.contrast_norm ? "contrast-norm, " : "") +
                             "whiten " + whiten_name(pre.config().whiten) + ", " +
@@ -402,7 +405,7 @@ double train(const TrainConfig& input_config) {
   backend->get_state(params, velocity);
   const std::vector<float> filters = filters_in_input_space(pre, params.W, config.model.hidden);
   int h = 1, w = 1, c = 1;
-  patch_shape(raw.shape(), input_dim, h, w, c);
+  patch_shape(raw_shape, input_dim, h, w, c);
   const int zoom = std::clamp(32 / std::max(h, w), 1, 8);
   write_filter_png(config.out + "/filters.png", filters.data(), config.model.hidden, h, w, c,
                    zoom);
