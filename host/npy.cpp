@@ -619,4 +619,18 @@ void write_npy(const std::string& path, const float* data, const std::vector<int
   write_file_atomic(path, {{header.data(), header.size()}, {data, count * sizeof(float)}});
 }
 
+void NpyMatrix::release_rows(int64_t first, int64_t count) const {
+  if (map_ == nullptr || count <= 0 || cols_ == 0) return;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const auto* base = static_cast<const char*>(map_);
+  const auto* begin = reinterpret_cast<const char*>(data_ + first * cols_);
+  const auto* end = reinterpret_cast<const char*>(data_ + (first + count) * cols_);
+  // Only whole pages inside the range are released, so neighbouring rows stay mapped.
+  const size_t start = (static_cast<size_t>(begin - base) + page - 1) / page * page;
+  const size_t stop = static_cast<size_t>(end - base) / page * page;
+  if (stop > start) {
+    ::madvise(const_cast<char*>(base) + start, stop - start, MADV_DONTNEED);
+  }
+}
+
 }  // namespace zae

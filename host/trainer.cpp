@@ -221,6 +221,16 @@ std::vector<float> filters_in_input_space(const Preprocessor& pre, const std::ve
   return std::vector<float>(mapped.begin(), mapped.end());
 }
 
+// The peak resident set of this process (VmHWM) in MiB, or 0 where /proc is not available.
+double peak_resident_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  }
+  return 0.0;
+}
+
 std::string format_number(double value) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%g", value);
@@ -263,8 +273,17 @@ double train(const TrainConfig& input_config) {
   NpyMatrix prepared;
   const NpyMatrix* rows = &raw;
   if (!pre.is_identity()) {
-    std::vector<float> out(size_t(raw.rows()) * pre.output_dim());
-    pre.apply(raw.data(), raw.rows(), out.data());
+    // Block by block, dropping each input block from the resident set once it is
+    // transformed, so the mapped input and the prepared copy are never both resident in full.
+    raw.release_rows(0, raw.rows());
+    const int out_dim = pre.output_dim();
+    std::vector<float> out(size_t(raw.rows()) * out_dim);
+    const int64_t block = std::max<int64_t>(1, (int64_t(8) << 20) / (4 * input_dim));
+    for (int64_t start = 0; start < raw.rows(); start += block) {
+      const int64_t count = std::min(block, raw.rows() - start);
+      pre.apply(raw.data() + start * input_dim, count, out.data() + start * out_dim);
+      raw.release_rows(start, count);
+    }
     prepared = NpyMatrix::from_vector(std::move(out), raw.rows(), pre.output_dim());
     rows = &prepared;
     raw = NpyMatrix();
@@ -428,6 +447,11 @@ double train(const TrainConfig& input_config) {
                   config.out.c_str());
   }
   log.message(summary);
+  const double host_mib = peak_resident_mib();
+  if (host_mib > 0) {
+    log.message("peak host memory: " + format_number(host_mib) + " MiB (data set " +
+                format_number(double(n) * config.model.visible * 4 / (1 << 20)) + " MiB)");
+  }
   if (backend->peak_device_memory() > 0) {
     log.message("peak device memory: " +
                 format_number(double(backend->peak_device_memory()) / (1 << 20)) + " MiB");

@@ -197,6 +197,44 @@ TEST_F(CliTrain, InfoSummarisesCheckpoint) {
   EXPECT_NE(devices.output.find("CUDA"), std::string::npos) << devices.output;
 }
 
+// The peak host memory that a run reports, in MiB, parsed from its log.
+double reported_peak_mib(const std::string& output) {
+  const std::string key = "peak host memory: ";
+  const auto at = output.find(key);
+  return at == std::string::npos ? -1.0 : std::stod(output.substr(at + key.size()));
+}
+
+// Training holds the data set once plus buffers of O(B (D + H) + H D): between a small and a
+// large data set the reported peak grows by about the size of the larger of the input and the
+// whitened copy, never by both.
+TEST_F(CliTrain, PeakMemoryGrowsWithOneCopy) {
+  const int64_t cols = 100;
+  double peaks[2][2] = {};
+  const int64_t sizes[2] = {20000, 170000};
+  for (int s = 0; s < 2; ++s) {
+    std::vector<float> x = test::random_normal(size_t(sizes[s]) * cols, 9, 1.0f);
+    const std::string path = dir_.path("rows" + std::to_string(s) + ".npy");
+    write_npy(path, x.data(), {sizes[s], cols});
+    const char* modes[2] = {"none", "pca"};
+    for (int w = 0; w < 2; ++w) {
+      const test::CommandResult r = test::run_zae(
+          "train --data " + path + " --hidden 64 --epochs 1 --batch 256 --contrast-norm false "
+          "--init-scale 0.01 --device cpu --log-every 1000 --whiten " + modes[w] + " --out " +
+          dir_.path(std::string("mem-") + modes[w] + std::to_string(s)));
+      ASSERT_EQ(r.status, 0) << r.output;
+      peaks[s][w] = reported_peak_mib(r.output);
+      ASSERT_GT(peaks[s][w], 0.0) << r.output;
+    }
+  }
+  const double grown_rows_mib = double(sizes[1] - sizes[0]) * cols * 4 / (1 << 20);  // 57 MiB
+  for (int w = 0; w < 2; ++w) {
+    const double growth = peaks[1][w] - peaks[0][w];
+    EXPECT_GT(growth, 0.8 * grown_rows_mib) << "whiten " << w;
+    EXPECT_LT(growth, 1.25 * grown_rows_mib) << "whiten " << w << ": peaks " << peaks[0][w]
+                                             << " and " << peaks[1][w] << " MiB";
+  }
+}
+
 TEST_F(CliTrain, VersionSaysWhetherCudaIsIn) {
   const test::CommandResult r = test::run_zae("--version");
   EXPECT_EQ(r.status, 0);
