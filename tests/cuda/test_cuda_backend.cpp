@@ -244,6 +244,39 @@ TEST(CudaBackend, NameAndPeakMemory) {
   EXPECT_GE(gpu->peak_device_memory(), 3u * 64 * 32 * sizeof(float));
 }
 
+// Device memory is the resident data set plus O(B (D + H) + H D): parameters, velocities and
+// gradients, the step's work buffers, the row order, and fixed-size reduction and record
+// arrays (under 1 MiB). A second copy of the data or of a work buffer would break the bound.
+TEST(CudaBackend, PeakMemoryIsDataPlusBuffers) {
+  ZAE_SKIP_WITHOUT_GPU();
+  ModelConfig m;
+  m.visible = 300;
+  m.hidden = 200;
+  m.activation = Activation::TRec;
+  m.visible_bias = true;
+  const int64_t n = 100000;
+  const int B = 64;
+  std::vector<float> data = test::random_normal(size_t(n) * m.visible, 41, 1.0f);
+  auto gpu = test::make_gpu(m);
+  gpu->set_state(Params::zeros(m), Params::zeros(m));
+  gpu->set_data(data.data(), n);
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  gpu->set_order(order);
+  for (int s = 0; s < 3; ++s) gpu->step(int64_t(s) * B, B, StepOptions{0.01f, 0.9f, 0.0f, B});
+  gpu->take_records();
+
+  const size_t D = m.visible, H = m.hidden;
+  const size_t data_bytes = size_t(n) * D * sizeof(float) + size_t(n) * sizeof(int64_t);
+  const size_t model_bytes = 3 * (H * D + D) * sizeof(float);
+  const size_t batch_bytes = size_t(B) * (3 * H + 2 * D + 1) * sizeof(float) + size_t(B) * H;
+  const size_t fixed_bytes = size_t(1) << 20;
+  const size_t peak = gpu->peak_device_memory();
+  EXPECT_GE(peak, data_bytes + model_bytes);
+  EXPECT_LE(peak, data_bytes + model_bytes + batch_bytes + fixed_bytes)
+      << "peak " << peak << " bytes";
+}
+
 TEST(CudaBackend, RejectsBadArguments) {
   ZAE_SKIP_WITHOUT_GPU();
   const Case c = test::make_case({5, 4, 6}, Activation::TRec, true, 37);
