@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.hpp"
 #include "zae/image.hpp"
 #include "zae/npy.hpp"
 
@@ -21,26 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder under the system temp directory, removed with its contents at the end.
-class TempDir {
- public:
-  TempDir() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("zae-" + std::string(test->test_suite_name()) + "-" +
-                                         test->name() + "-" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 struct RunResult {
   int exit_code = -1;

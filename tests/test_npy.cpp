@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.hpp"
 #include "zae/error.hpp"
 #include "zae/npy.hpp"
 
@@ -21,26 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder under the system temp directory, removed with its contents at the end.
-class TempDir {
- public:
-  TempDir() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("zae-" + std::string(test->test_suite_name()) + "-" +
-                                         test->name() + "-" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 template <typename T>
 std::string to_bytes(std::initializer_list<T> values) {
@@ -381,7 +363,7 @@ TEST(NpyErrors, MissingFileNamed) {
 
 TEST(NpyErrors, FolderIsNotAFile) {
   TempDir dir;
-  const std::string message = error_message([&] { NpyMatrix::load(dir.path().string()); });
+  const std::string message = error_message([&] { NpyMatrix::load(dir.path()); });
   EXPECT_NE(message.find("not a regular file"), std::string::npos) << message;
 }
 

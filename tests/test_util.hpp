@@ -94,9 +94,11 @@ inline double max_abs(const std::vector<float>& v) {
   return m;
 }
 
-// A fresh, empty folder under the system temp folder, removed by the destructor.
+// A fresh, empty folder under the system temp folder, removed with its contents by the
+// destructor. Without a tag it is named after the running test.
 class TempDir {
  public:
+  TempDir() : TempDir(current_test_tag()) {}
   explicit TempDir(const std::string& tag) {
     static int counter = 0;
     path_ = std::filesystem::temp_directory_path() /
@@ -109,11 +111,25 @@ class TempDir {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
   std::string path(const std::string& name = "") const {
     return name.empty() ? path_.string() : (path_ / name).string();
   }
+  std::string file(const std::string& name) const { return path(name); }
 
  private:
+  static std::string current_test_tag() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    if (info == nullptr) return "unnamed";
+    std::string tag = std::string(info->test_suite_name()) + "-" + info->name();
+    for (char& ch : tag) {
+      if (ch == '/') ch = '_';
+    }
+    return tag;
+  }
+
   std::filesystem::path path_;
 };
 
