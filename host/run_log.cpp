@@ -95,7 +95,7 @@ void RunLog::message(const std::string& text) {
 }
 
 void RunLog::metrics(const MetricsLine& m, int64_t total_steps, int64_t epochs,
-                     double eta_seconds) {
+                     double eta_seconds, bool epoch_end) {
   char json[512];
   std::snprintf(json, sizeof json,
                 "{\"step\": %lld, \"epoch\": %lld, \"loss\": %.17g, \"lr\": %.17g, "
@@ -105,18 +105,25 @@ void RunLog::metrics(const MetricsLine& m, int64_t total_steps, int64_t epochs,
   ZAE_REQUIRE(std::fputs(json, file_) >= 0 && std::fflush(file_) == 0,
               "cannot append to metrics.jsonl: ", std::strerror(errno));
 
-  if (interactive_) {
-    std::fprintf(stderr,
-                 "\r\033[Kepoch %lld/%lld  step %lld/%lld  loss %.6g  %.0f samples/s  ETA %s",
-                 static_cast<long long>(m.epoch + 1), static_cast<long long>(epochs),
-                 static_cast<long long>(m.step), static_cast<long long>(total_steps), m.loss,
-                 m.samples_per_second, format_duration(eta_seconds).c_str());
-    progress_shown_ = true;
-  } else {
+  const bool stdout_is_terminal = ::isatty(STDOUT_FILENO) != 0;
+  if (!interactive_ || !stdout_is_terminal || epoch_end) {
+    if (progress_shown_ && stdout_is_terminal) {
+      std::fputs("\r\033[K", stderr);
+      progress_shown_ = false;
+    }
     std::printf("%8lld %6lld %12.6g %10.3g %8.4f %12.0f\n", static_cast<long long>(m.step),
                 static_cast<long long>(m.epoch), m.loss, m.lr, m.active_fraction,
                 m.samples_per_second);
     std::fflush(stdout);
+  }
+  if (interactive_) {
+    std::fprintf(stderr,
+                 "\r\033[Kepoch %lld/%lld  step %lld/%lld  loss %.6g  %.0f samples/s  ETA %s",
+                 static_cast<long long>(m.epoch), static_cast<long long>(epochs),
+                 static_cast<long long>(m.step), static_cast<long long>(total_steps), m.loss,
+                 m.samples_per_second, format_duration(eta_seconds).c_str());
+    std::fflush(stderr);
+    progress_shown_ = true;
   }
 }
 

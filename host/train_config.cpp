@@ -9,6 +9,9 @@
 namespace zae {
 
 namespace {
+// Upper limit on every epoch count, so that conversions to steps cannot overflow.
+constexpr int64_t kMaxEpochs = 1000000000;
+
 std::string init_name(InitKind kind) {
   switch (kind) {
     case InitKind::Gaussian: return "gaussian";
@@ -31,11 +34,13 @@ int64_t epochs_to_steps(double epochs, int64_t per_epoch) {
 }  // namespace
 
 void TrainConfig::validate() const {
-  ZAE_REQUIRE(!data.empty(), "missing --data FILE.npy");
+  ZAE_REQUIRE(!data.empty(), "missing --data FILE.npy: the training rows");
   ZAE_REQUIRE(model.hidden > 0, "invalid --hidden ", model.hidden,
-              ": the model needs at least one hidden unit");
+              ": --hidden is required and must be 1 or more hidden units");
+  ZAE_REQUIRE(!out.empty(), "invalid --out '': name a run folder such as runs/zae");
   ZAE_REQUIRE(batch > 0, "invalid --batch ", batch, ": use a batch size of 1 or more");
-  ZAE_REQUIRE(epochs > 0, "invalid --epochs ", epochs, ": train for at least one epoch");
+  ZAE_REQUIRE(epochs > 0 && epochs <= kMaxEpochs, "invalid --epochs ", epochs,
+              ": use 1 to ", kMaxEpochs, " epochs");
   ZAE_REQUIRE(std::isfinite(lr) && lr >= 0.0, "invalid --lr ", lr,
               ": the learning rate must be zero or positive");
   ZAE_REQUIRE(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0, "invalid --momentum ",
@@ -43,8 +48,16 @@ void TrainConfig::validate() const {
   ZAE_REQUIRE(std::isfinite(weight_decay) && weight_decay >= 0.0, "invalid --weight-decay ",
               weight_decay, ": use zero or a positive value");
   ZAE_REQUIRE(std::isfinite(model.threshold), "invalid --threshold ", model.threshold);
-  ZAE_REQUIRE(warmup_epochs >= 0.0, "invalid --warmup-epochs ", warmup_epochs);
-  ZAE_REQUIRE(step_epochs > 0.0, "invalid --step-epochs ", step_epochs, ": must be positive");
+  ZAE_REQUIRE(warmup_epochs >= 0.0 && warmup_epochs <= kMaxEpochs, "invalid --warmup-epochs ",
+              warmup_epochs, ": use 0 to ", kMaxEpochs);
+  ZAE_REQUIRE(step_epochs > 0.0 && step_epochs <= kMaxEpochs, "invalid --step-epochs ",
+              step_epochs, ": use a positive count up to ", kMaxEpochs);
+  for (double m : milestone_epochs) {
+    ZAE_REQUIRE(m >= 0.0 && m <= kMaxEpochs, "invalid --milestones entry ", m, ": use 0 to ",
+                kMaxEpochs, " epochs");
+  }
+  ZAE_REQUIRE(schedule != ScheduleKind::Cosine || min_lr <= lr, "invalid --min-lr ", min_lr,
+              ": the cosine schedule falls from --lr ", lr, " to --min-lr, so use at most ", lr);
   ZAE_REQUIRE(log_every > 0, "invalid --log-every ", log_every, ": use 1 or more steps");
   ZAE_REQUIRE(checkpoint_every >= 0, "invalid --checkpoint-every ", checkpoint_every);
   ZAE_REQUIRE(threads >= 0, "invalid --threads ", threads);

@@ -9,15 +9,19 @@
 
 #include <unistd.h>
 
+#include <csignal>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
-#include <omp.h>
 #include <cblas.h>
+#include <nlohmann/json.hpp>
+#include <omp.h>
 
 #include "zae/error.hpp"
 #include "zae/image.hpp"
@@ -221,6 +225,92 @@ std::vector<float> filters_in_input_space(const Preprocessor& pre, const std::ve
   return std::vector<float>(mapped.begin(), mapped.end());
 }
 
+std::string format_number(double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g", value);
+  return buf;
+}
+
+volatile std::sig_atomic_t interrupt_signal = 0;
+
+void record_interrupt(int signal_number) {
+  interrupt_signal = signal_number;
+  // A second signal takes the default action and ends the process at once.
+  std::signal(signal_number, SIG_DFL);
+}
+
+// Routes SIGINT and SIGTERM to a flag for its lifetime, so the loop can stop after a step.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    interrupt_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = record_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~InterruptGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+  bool requested() const { return interrupt_signal != 0; }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+// Rejects a model whose host tensors (W, its velocity and gradient, and the batch buffers)
+// would not fit in this machine's memory, before anything large is allocated.
+void check_memory(const ModelConfig& model, int64_t rows, int batch) {
+  const double H = model.hidden, D = model.visible;
+  const double bytes = 4.0 * (3.0 * H * D + double(std::min<int64_t>(batch, rows)) *
+                                                (3.0 * H + 2.0 * D)) +
+                       double(batch) * H;
+  const double physical = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
+  if (physical > 0 && bytes > 0.9 * physical) {
+    fail("--hidden ", model.hidden, " with ", model.visible, " inputs and --batch ", batch,
+         " needs about ", format_number(bytes / double(1ull << 30)),
+         " GiB for weights, velocities, gradients and batch buffers, more than this machine's ",
+         format_number(physical / double(1ull << 30)), " GiB: use fewer hidden units or a "
+         "smaller batch");
+  }
+}
+
+// Lines for the log about settings that are allowed but may not do what was meant.
+void log_notes(RunLog& log, const TrainConfig& config, const Checkpoint* resumed,
+               int64_t rows) {
+  if (config.tf32 && config.device == "cpu") {
+    log.message("note: --math tf32 applies to the GPU only; the CPU computes in fp32");
+  }
+  if (resumed != nullptr) {
+    try {
+      const auto stored = nlohmann::json::parse(resumed->train_config_json);
+      const int64_t stored_rows = stored.value("data_rows", int64_t(-1));
+      if (stored_rows >= 0 && stored_rows != rows) {
+        log.message("note: the checkpoint was trained on " + std::to_string(stored_rows) +
+                    " rows of " + stored.value("data", std::string("?")) +
+                    "; this run continues on " + std::to_string(rows) + " rows of " +
+                    config.data);
+      }
+    } catch (const nlohmann::json::exception&) {
+      // An unreadable stored configuration was already rejected when the flags were checked.
+    }
+  }
+  double load = 0.0;
+  std::ifstream loadavg("/proc/loadavg");
+  const int threads = omp_get_max_threads();
+  if (threads > 1 && (loadavg >> load) && load > double(threads) - 0.5) {
+    log.message("note: this machine is busy (load " + format_number(load) + " on " +
+                std::to_string(threads) + " threads); if steps are slow, try --threads 1 or "
+                "OMP_WAIT_POLICY=passive");
+  }
+}
+
 // The peak resident set of this process (VmHWM) in MiB, or 0 where /proc is not available.
 double peak_resident_mib() {
   std::ifstream status("/proc/self/status");
@@ -229,12 +319,6 @@ double peak_resident_mib() {
     if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
   }
   return 0.0;
-}
-
-std::string format_number(double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%g", value);
-  return buf;
 }
 
 }  // namespace
@@ -254,6 +338,13 @@ double train(const TrainConfig& input_config) {
 
   NpyMatrix raw = NpyMatrix::load(config.data);
   ZAE_REQUIRE(raw.rows() > 0, config.data, ": the data set has no rows");
+  ZAE_REQUIRE(raw.cols() > 0, config.data, ": the rows have no values (shape ",
+              raw.rows(), " x 0)");
+  ZAE_REQUIRE(raw.cols() <= std::numeric_limits<int>::max(), config.data, ": rows of ",
+              raw.cols(), " values are more than zae supports");
+  ZAE_REQUIRE(!config.preprocess.contrast_norm || raw.cols() >= 2 || resuming, config.data,
+              ": contrast normalisation of rows with one value leaves only zeros: use "
+              "--contrast-norm false, or rows of several values");
   check_finite(raw, config.data);
   const int input_dim = static_cast<int>(raw.cols());
 
@@ -301,12 +392,19 @@ double train(const TrainConfig& input_config) {
   }
 
   const int64_t per_epoch = steps_per_epoch(n, config.batch);
+  ZAE_REQUIRE(config.epochs <= std::numeric_limits<int64_t>::max() / per_epoch,
+              "invalid --epochs ", config.epochs, ": ", config.epochs, " epochs of ", per_epoch,
+              " steps overflow the step counter");
   const int64_t total_steps = config.epochs * per_epoch;
   const ScheduleConfig schedule = config.schedule_for(n);
   const int64_t start_step = resuming ? resumed.step : 0;
-  ZAE_REQUIRE(start_step <= total_steps, "--resume ", config.resume, ": the checkpoint is at ",
-              "step ", start_step, " (epoch ", resumed.epoch, ") but --epochs ", config.epochs,
-              " ends at step ", total_steps, ": raise --epochs to train further");
+  if (resuming) {
+    ZAE_REQUIRE(start_step <= total_steps, "--resume ", config.resume,
+                ": the checkpoint is at step ", start_step, " (", resumed.epoch,
+                " epochs completed) but --epochs ", config.epochs, " ends at step ",
+                total_steps, ": raise --epochs to train further");
+  }
+  check_memory(config.model, n, config.batch);
 
   std::string device_note;
   std::unique_ptr<Backend> backend =
@@ -319,7 +417,15 @@ double train(const TrainConfig& input_config) {
   }
   backend->set_data(rows->data(), n);
 
-  // Run folder.
+  // Run folder. A fresh run does not replace another run's files unless asked to.
+  if (!resuming && !config.overwrite) {
+    for (const char* name : {"final.safetensors", "checkpoint.safetensors"}) {
+      const std::string existing = config.out + "/" + name;
+      ZAE_REQUIRE(!fs::exists(existing), config.out, " already holds a run (", name,
+                  "): resume it with --resume ", config.out, "/checkpoint.safetensors, choose ",
+                  "another --out, or pass --overwrite to replace it");
+    }
+  }
   std::error_code ec;
   fs::create_directories(config.out, ec);
   ZAE_REQUIRE(!ec, "cannot create the run folder ", config.out, ": ", ec.message());
@@ -353,14 +459,20 @@ double train(const TrainConfig& input_config) {
     ck.model = config.model;
     backend->get_state(ck.params, ck.velocity);
     ck.preprocess = pre;
-    ck.train_config_json = config.to_json().dump();
+    nlohmann::json stored = config.to_json();
+    stored["data_rows"] = n;  // lets a resumed run notice other data of the same width
+    ck.train_config_json = stored.dump();
     ck.step = step;
     ck.epoch = step / per_epoch;
     ck.seed = config.seed;
     save_checkpoint(path, ck);
   };
 
-  // The loop.
+  log_notes(log, config, resuming ? &resumed : nullptr, n);
+
+  // The loop. SIGINT and SIGTERM end it after the current step with a checkpoint.
+  const InterruptGuard interrupts;
+  int64_t last_checkpoint = -1;
   using Clock = std::chrono::steady_clock;
   const auto run_start = Clock::now();
   auto interval_start = run_start;
@@ -396,24 +508,39 @@ double train(const TrainConfig& input_config) {
       }
       loss /= double(counted);
       active /= double(counted);
-      ZAE_REQUIRE(std::isfinite(loss), "training diverged at step ", done, " (loss ", loss,
-                  "): lower --lr or check the preprocessing; the last checkpoint in ",
-                  config.out, " is intact");
+      if (!std::isfinite(loss)) {
+        const std::string kept =
+            last_checkpoint >= 0
+                ? "the checkpoint of step " + std::to_string(last_checkpoint) + " in " +
+                      config.out + " is from before the divergence"
+                : "no checkpoint of this run was written";
+        fail("training diverged at step ", done, " (loss ", loss,
+             "): lower --lr, add a warm-up (--schedule warmup) or check the preprocessing; ",
+             kept);
+      }
       const auto now = Clock::now();
       const double seconds = std::chrono::duration<double>(now - interval_start).count();
       const double elapsed = std::chrono::duration<double>(now - run_start).count();
       const double eta = elapsed / double(done - start_step) * double(total_steps - done);
-      log.metrics({done, epoch, loss, options.learning_rate, active,
+      log.metrics({done, epoch + 1, loss, options.learning_rate, active,
                    double(interval_rows) / std::max(seconds, 1e-9)},
-                  total_steps, config.epochs, eta);
+                  total_steps, config.epochs, eta, epoch_end);
       last_loss = loss;
       interval_start = now;
       interval_rows = 0;
     }
 
     const bool periodic = config.checkpoint_every > 0 && done % config.checkpoint_every == 0;
-    if ((config.checkpoint_every == 0 && epoch_end) || periodic) {
+    const bool interrupted = interrupts.requested();
+    if ((config.checkpoint_every == 0 && epoch_end) || periodic || interrupted) {
       save(config.out + "/checkpoint.safetensors", done);
+      last_checkpoint = done;
+    }
+    if (interrupted && done < total_steps) {
+      log.finish();
+      throw Interrupted("interrupted at step " + std::to_string(done) + " of " +
+                        std::to_string(total_steps) + "; continue with --resume " + config.out +
+                        "/checkpoint.safetensors --epochs " + std::to_string(config.epochs));
     }
   }
   log.finish();

@@ -143,9 +143,81 @@ TEST_F(CliTrain, DivergenceKeepsCheckpoint) {
             0);
   const std::string before = read_bytes(dir_.path("d/checkpoint.safetensors"));
   expect_error(base("d") + " --contrast-norm false --whiten none --lr 1e6 --epochs 3 "
-                           "--momentum 0 --checkpoint-every 100 --log-every 1",
-               {"diverged", "--lr"});
+                           "--momentum 0 --checkpoint-every 100 --log-every 1 --overwrite",
+               {"diverged", "--lr", "no checkpoint of this run"});
   EXPECT_EQ(read_bytes(dir_.path("d/checkpoint.safetensors")), before);
+}
+
+TEST_F(CliTrain, ExistingRunNeedsOverwrite) {
+  ASSERT_EQ(test::run_zae(base("o")).status, 0);
+  const std::string before = read_bytes(dir_.path("o/final.safetensors"));
+  const std::string metrics = read_bytes(dir_.path("o/metrics.jsonl"));
+  expect_error(base("o") + " --lr 0.5", {"already holds a run", "--overwrite", "--resume"});
+  EXPECT_EQ(read_bytes(dir_.path("o/final.safetensors")), before);
+  EXPECT_EQ(read_bytes(dir_.path("o/metrics.jsonl")), metrics);
+  const test::CommandResult again = test::run_zae(base("o") + " --lr 0.5 --overwrite");
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(read_bytes(dir_.path("o/final.safetensors")), before);
+}
+
+TEST_F(CliTrain, LargeIntegersDoNotWrap) {
+  expect_error(base("w") + " --hidden 4294967297", {"--hidden", "4294967297"});
+  expect_error(base("w") + " --batch 4294967396", {"--batch", "4294967396"});
+  expect_error(base("w") + " --components 4294967298", {"--components"});
+  expect_error(base("w") + " --epochs 1000000000000000000", {"--epochs"});
+  expect_error(base("w") + " --threshold 1e39", {"--threshold", "1e39"});
+  expect_error(base("w") + " --lr 0x10", {"--lr", "0x10"});
+  expect_error(base("w") + " --lr nan", {"--lr", "nan"});
+  EXPECT_FALSE(fs::exists(dir_.path("w")));
+}
+
+TEST_F(CliTrain, EpochCountsAreBounded) {
+  expect_error(base("m") + " --schedule multistep --milestones 1e300", {"--milestones"});
+  expect_error(base("m") + " --schedule multistep --milestones -1", {"--milestones"});
+  expect_error(base("m") + " --schedule warmup --warmup-epochs 1e300", {"--warmup-epochs"});
+  expect_error(base("m") + " --schedule cosine --lr 0.01 --min-lr 0.1", {"--min-lr"});
+}
+
+TEST_F(CliTrain, SingleColumnContrastNormRejected) {
+  std::vector<float> x = test::random_normal(30, 6, 1.0f);
+  const std::string path = dir_.path("one.npy");
+  write_npy(path, x.data(), {30});
+  expect_error("train --data " + path + " --hidden 2 --device cpu --out " + dir_.path("c"),
+               {path, "--contrast-norm false"});
+}
+
+// SIGINT stops a run after the current step with a checkpoint; resuming it reproduces the
+// uninterrupted run bit for bit.
+TEST_F(CliTrain, InterruptWritesCheckpointAndResumes) {
+  std::vector<float> x = test::random_normal(20000 * 64, 8, 1.0f);
+  const std::string path = dir_.path("long.npy");
+  write_npy(path, x.data(), {20000, 64});
+  const std::string args = "train --data " + path + " --hidden 1024 --batch 10 --epochs 8 "
+                           "--lr 1e-4 --device cpu --log-every 100 --threads 1 --out ";
+  ASSERT_EQ(test::run_zae(args + dir_.path("full")).status, 0);
+
+  const std::string command = std::string(ZAE_CLI_PATH) + " " + args + dir_.path("cut") +
+                              " > " + dir_.path("cut.log") + " 2>&1 & pid=$!; "
+                              "while [ ! -f " + dir_.path("cut/checkpoint.safetensors") +
+                              " ]; do sleep 0.05; done; kill -INT $pid; wait $pid; echo $? > " +
+                              dir_.path("status");
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const std::string status = read_bytes(dir_.path("status"));
+  const std::string log = read_bytes(dir_.path("cut.log"));
+  ASSERT_EQ(status, "130\n") << log;
+  EXPECT_NE(log.find("interrupted at step"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(dir_.path("cut/final.safetensors")));
+  const Checkpoint at_stop = load_checkpoint(dir_.path("cut/checkpoint.safetensors"));
+  EXPECT_GT(at_stop.step, 0);
+  EXPECT_LT(at_stop.step, 16000);
+  EXPECT_NE(at_stop.step % 2000, 0) << "the stop should fall inside an epoch";
+
+  const test::CommandResult resumed = test::run_zae(
+      "train --resume " + dir_.path("cut/checkpoint.safetensors") + " --epochs 8 --out " +
+      dir_.path("cut"));
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_EQ(load_checkpoint(dir_.path("cut/final.safetensors")).params.W,
+            load_checkpoint(dir_.path("full/final.safetensors")).params.W);
 }
 
 TEST_F(CliTrain, EncodeWritesFeatures) {

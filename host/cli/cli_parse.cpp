@@ -17,6 +17,9 @@ bool parse_bool(const std::string& flag, const std::string& text) {
 }
 
 double parse_double(const std::string& flag, const std::string& text) {
+  const bool decimal = text.find_first_not_of("0123456789+-.eE") == std::string::npos;
+  ZAE_REQUIRE(decimal, "invalid number '", text, "' for ", flag,
+              ": expected a decimal number such as 0.01 or 1e-3");
   const char* begin = text.c_str();
   char* end = nullptr;
   errno = 0;
@@ -25,6 +28,21 @@ double parse_double(const std::string& flag, const std::string& text) {
   ZAE_REQUIRE(whole && errno != ERANGE && std::isfinite(value), "invalid number '", text,
               "' for ", flag, ": expected a finite number such as 0.01 or 1e-3");
   return value;
+}
+
+float parse_float(const std::string& flag, const std::string& text) {
+  const double value = parse_double(flag, text);
+  ZAE_REQUIRE(std::fabs(value) <= std::numeric_limits<float>::max(), "invalid number '", text,
+              "' for ", flag, ": out of the range of a 32-bit float");
+  return static_cast<float>(value);
+}
+
+int parse_int32(const std::string& flag, const std::string& text) {
+  const int64_t value = parse_int(flag, text);
+  ZAE_REQUIRE(value >= std::numeric_limits<int>::min() && value <= std::numeric_limits<int>::max(),
+              "invalid integer '", text, "' for ", flag, ": too large, the limit is ",
+              std::numeric_limits<int>::max());
+  return static_cast<int>(value);
 }
 
 int64_t parse_int(const std::string& flag, const std::string& text) {

@@ -82,9 +82,9 @@ void run_compare(const CompareOptions& o) {
               "give exactly one of --data FILE.npy and --synthetic ROWSxCOLS");
 
   ModelConfig model;
-  model.hidden = static_cast<int>(parse_int("--hidden", o.hidden));
+  model.hidden = parse_int32("--hidden", o.hidden);
   model.activation = parse_activation(o.activation);
-  model.threshold = static_cast<float>(parse_double("--threshold", o.threshold));
+  model.threshold = parse_float("--threshold", o.threshold);
   model.visible_bias = parse_bool("--visible-bias", o.visible_bias);
   const int64_t batch = parse_int("--batch", o.batch);
   const int64_t steps = parse_int("--steps", o.steps);

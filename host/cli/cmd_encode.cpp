@@ -49,7 +49,11 @@ void register_encode(CLI::App& app) {
     std::vector<float> prepared(size_t(std::min<int64_t>(chunk, n)) * K);
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t m = std::min(chunk, n - start);
-      ck.preprocess.apply(input.data() + start * input.cols(), m, prepared.data());
+      try {
+        ck.preprocess.apply(input.data() + start * input.cols(), m, prepared.data());
+      } catch (const Error& e) {
+        fail(*data, " (rows from ", start, "): ", e.what());
+      }
       backend->encode(prepared.data(), m, features.data() + start * H);
     }
     write_npy(*out, features.data(), {n, H});

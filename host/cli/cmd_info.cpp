@@ -45,7 +45,7 @@ void print_checkpoint(const std::string& path) {
               activation_name(ck.model.activation).c_str(), ck.model.hidden, ck.model.visible,
               double(ck.model.threshold), ck.model.hidden_bias() ? "yes" : "no",
               ck.model.visible_bias ? "yes" : "no");
-  std::printf("progress     step %lld, epoch %lld, seed %llu\n",
+  std::printf("progress     step %lld, %lld epochs completed, seed %llu\n",
               static_cast<long long>(ck.step), static_cast<long long>(ck.epoch),
               static_cast<unsigned long long>(ck.seed));
   std::printf("preprocess   %d inputs -> %d, contrast-norm %s, whiten %s\n", pre.input_dim(),

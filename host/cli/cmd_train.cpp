@@ -30,17 +30,17 @@ struct Flag {
 
 std::vector<Flag> train_flags() {
   return {
-      {"--data", "training rows, .npy (N x D, or N x h x w [x c] patches)",
+      {"--data", "training rows, .npy (N x D, or N x h x w [x c] patches); required",
        [](TrainConfig& c, const std::string& v) { c.data = v; }},
-      {"--hidden", "number of hidden units H",
+      {"--hidden", "number of hidden units H; required",
        [](TrainConfig& c, const std::string& v) {
-         c.model.hidden = static_cast<int>(parse_int("--hidden", v));
+         c.model.hidden = parse_int32("--hidden", v);
        }},
-      {"--activation", "trec | tlin (zero-bias) or relu | sigmoid | linear (with hidden bias)",
+      {"--activation", "trec | tlin (zero-bias) or relu | sigmoid | linear (with hidden bias); default trec",
        [](TrainConfig& c, const std::string& v) { c.model.activation = parse_activation(v); }},
       {"--threshold", "theta of trec and tlin (default 1)",
        [](TrainConfig& c, const std::string& v) {
-         c.model.threshold = static_cast<float>(parse_double("--threshold", v));
+         c.model.threshold = parse_float("--threshold", v);
        }},
       {"--visible-bias", "train a visible bias c (true/false, default true)",
        [](TrainConfig& c, const std::string& v) {
@@ -50,7 +50,7 @@ std::vector<Flag> train_flags() {
        [](TrainConfig& c, const std::string& v) { c.epochs = parse_int("--epochs", v); }},
       {"--batch", "minibatch size (default 100)",
        [](TrainConfig& c, const std::string& v) {
-         c.batch = static_cast<int>(parse_int("--batch", v));
+         c.batch = parse_int32("--batch", v);
        }},
       {"--lr", "learning rate after any warm-up (default 0.01)",
        [](TrainConfig& c, const std::string& v) { c.lr = parse_double("--lr", v); }},
@@ -60,9 +60,9 @@ std::vector<Flag> train_flags() {
        [](TrainConfig& c, const std::string& v) {
          c.weight_decay = parse_double("--weight-decay", v);
        }},
-      {"--schedule", "constant | warmup | step | multistep | exponential | cosine",
+      {"--schedule", "constant | warmup | step | multistep | exponential | cosine; default warmup",
        [](TrainConfig& c, const std::string& v) { c.schedule = parse_schedule(v); }},
-      {"--warmup-epochs", "epochs at --warmup-lr before --lr (default 0)",
+      {"--warmup-epochs", "epochs at --warmup-lr before --lr (default 1)",
        [](TrainConfig& c, const std::string& v) {
          c.warmup_epochs = parse_double("--warmup-epochs", v);
        }},
@@ -72,7 +72,7 @@ std::vector<Flag> train_flags() {
        [](TrainConfig& c, const std::string& v) {
          c.step_epochs = parse_double("--step-epochs", v);
        }},
-      {"--gamma", "decay factor of step, multistep and exponential (per step) (default 0.1)",
+      {"--gamma", "factor applied at each decay: per --step-epochs (step), per milestone (multistep) or per step (exponential); default 0.1",
        [](TrainConfig& c, const std::string& v) { c.gamma = parse_double("--gamma", v); }},
       {"--milestones", "epochs of the multistep decays, comma-separated",
        [](TrainConfig& c, const std::string& v) {
@@ -101,13 +101,13 @@ std::vector<Flag> train_flags() {
        }},
       {"--components", "number of whitening components; overrides --retain",
        [](TrainConfig& c, const std::string& v) {
-         c.preprocess.components = static_cast<int>(parse_int("--components", v));
+         c.preprocess.components = parse_int32("--components", v);
        }},
-      {"--eigen-floor", "smallest eigenvalue divided by in whitening (default 0.001)",
+      {"--eigen-floor", "whitening divides by sqrt(max(eigenvalue, this)); default 0.001",
        [](TrainConfig& c, const std::string& v) {
          c.preprocess.eigen_floor = parse_double("--eigen-floor", v);
        }},
-      {"--init", "patches | gaussian | FILE.npy with H x D weights (default patches)",
+      {"--init", "patches | gaussian | FILE.npy of H x D weights, D counted after whitening; default patches",
        [](TrainConfig& c, const std::string& v) {
          if (v == "patches") {
            c.init.kind = InitKind::Patches;
@@ -142,9 +142,27 @@ std::vector<Flag> train_flags() {
        }},
       {"--threads", "CPU threads for BLAS and OpenMP; 0 keeps the default",
        [](TrainConfig& c, const std::string& v) {
-         c.threads = static_cast<int>(parse_int("--threads", v));
+         c.threads = parse_int32("--threads", v);
        }},
   };
+}
+
+// The placeholder shown in --help for a flag's value.
+std::string value_name(const std::string& flag) {
+  static const std::set<std::string> booleans = {"--visible-bias", "--shuffle",
+                                                 "--contrast-norm"};
+  static const std::set<std::string> integers = {"--hidden", "--epochs", "--batch",
+                                                 "--seed", "--components", "--log-every",
+                                                 "--checkpoint-every", "--threads"};
+  static const std::set<std::string> names = {"--activation", "--schedule", "--whiten",
+                                              "--init", "--device", "--math"};
+  if (booleans.count(flag) > 0) return "BOOL";
+  if (integers.count(flag) > 0) return "N";
+  if (names.count(flag) > 0) return "NAME";
+  if (flag == "--data") return "FILE";
+  if (flag == "--out") return "DIR";
+  if (flag == "--milestones") return "X,X,...";
+  return "X";
 }
 
 // Flags a resumed run may change: they do not alter the trajectory of the weights.
@@ -165,12 +183,17 @@ void register_train(CLI::App& app) {
   for (const Flag& flag : *flags) {
     // A repeated flag takes its last value, so scripts can append overrides.
     cmd->add_option(flag.name, (*values)[flag.name], flag.help)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+        ->type_name(value_name(flag.name));
   }
   cmd->add_option("--resume", *resume,
-                  "continue from a checkpoint; --epochs still counts from the start");
+                  "continue from a checkpoint; --epochs still counts from the start")
+      ->type_name("FILE");
+  auto overwrite = std::make_shared<bool>(false);
+  cmd->add_flag("--overwrite", *overwrite,
+                "start a fresh run in a folder that already holds one, replacing its files");
 
-  cmd->callback([cmd, flags, values, resume]() {
+  cmd->callback([cmd, flags, values, resume, overwrite]() {
     TrainConfig config;
     if (!resume->empty()) {
       const Checkpoint ck = load_checkpoint(*resume);
@@ -195,6 +218,7 @@ void register_train(CLI::App& app) {
                   "settings; drop the flag or start a fresh run");
     }
     config.resume = *resume;
+    config.overwrite = *overwrite;
     train(config);
   });
 }

@@ -12,7 +12,7 @@ namespace zae {
 
 struct MetricsLine {
   int64_t step = 0;   // optimizer steps completed
-  int64_t epoch = 0;  // epoch of the last step in the interval (0-based)
+  int64_t epoch = 0;  // epoch of the last step in the interval, counting from 1
   double loss = 0.0;  // mean per-row loss over the interval
   double lr = 0.0;
   double active_fraction = 0.0;
@@ -23,7 +23,8 @@ class RunLog {
  public:
   // Opens <folder>/metrics.jsonl: truncated for a fresh run; for a resumed run the lines with
   // step > resume_step are dropped (a crash may have logged past the checkpoint) and new lines
-  // are appended. `interactive` selects the live progress line.
+  // are appended. `interactive` selects the live progress line; table rows still go to stdout
+  // at every interval when stdout is not a terminal.
   RunLog(const std::string& folder, bool resumed, int64_t resume_step, bool interactive);
   ~RunLog();
   RunLog(const RunLog&) = delete;
@@ -31,8 +32,10 @@ class RunLog {
 
   void settings(const std::vector<std::pair<std::string, std::string>>& rows);
   void message(const std::string& text);
-  // Writes one metrics line, and a progress line (interactive) or a table row (otherwise).
-  void metrics(const MetricsLine& line, int64_t total_steps, int64_t epochs, double eta_seconds);
+  // Writes one metrics line and shows it: on a terminal as the live progress line (stderr),
+  // with a table row at each epoch end; otherwise as a table row on stdout.
+  void metrics(const MetricsLine& line, int64_t total_steps, int64_t epochs, double eta_seconds,
+               bool epoch_end);
   void finish();
 
  private:

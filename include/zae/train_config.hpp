@@ -33,9 +33,11 @@ struct TrainConfig {
   double momentum = 0.9;
   double weight_decay = 0.0;
   // Epoch counts for the schedule, converted to steps when the data size is known.
-  ScheduleKind schedule = ScheduleKind::Constant;
+  // The authors' recipe warms up at 1e-4 before 1e-2: patches drawn as initial weights switch
+  // on many units at once, and a full rate from the first step can diverge.
+  ScheduleKind schedule = ScheduleKind::Warmup;
   double lr = 1e-2;
-  double warmup_epochs = 0.0;
+  double warmup_epochs = 1.0;
   double warmup_lr = 1e-4;
   double step_epochs = 1.0;
   double gamma = 0.1;
@@ -47,6 +49,9 @@ struct TrainConfig {
   bool tf32 = false;
   std::string out = "runs/zae";
   std::string resume;
+  // A fresh run may replace the files of an earlier run in `out` only when this is set. Not
+  // part of the stored configuration.
+  bool overwrite = false;
   int64_t log_every = 50;         // steps between metric lines
   int64_t checkpoint_every = 0;   // steps between checkpoints; 0 writes one per epoch
   int threads = 0;                // OpenMP/BLAS threads for the CPU path; 0 keeps the default

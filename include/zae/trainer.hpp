@@ -10,9 +10,16 @@
 
 #include "zae/backend.hpp"
 #include "zae/checkpoint.hpp"
+#include "zae/error.hpp"
 #include "zae/train_config.hpp"
 
 namespace zae {
+
+// Thrown by train() when SIGINT or SIGTERM stopped the run after writing a checkpoint.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
 
 // Steps in an epoch of n rows with batches of `batch`: the last partial batch counts.
 int64_t steps_per_epoch(int64_t rows, int batch);
@@ -33,7 +40,8 @@ std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConf
                                       bool allow_tf32, std::string* note);
 
 // Runs `zae train` end to end as configured; writes the run folder. Returns the final mean
-// loss over the last logging interval.
+// loss over the last logging interval. SIGINT or SIGTERM during the loop ends the run after
+// the current step with a checkpoint and throws Interrupted; a second signal kills at once.
 double train(const TrainConfig& config);
 
 }  // namespace zae
