@@ -25,4 +25,4 @@ fi
 "$build/zae" train --data "$patches" --hidden 256 --activation trec --threshold 1 \
   --contrast-norm true --whiten pca --retain 0.99 --init patches --init-scale 0.1 \
   --schedule warmup --warmup-epochs 1 --warmup-lr 1e-4 --lr 1e-2 --momentum 0.9 --batch 100 \
-  --epochs 10 --seed 1 --device auto --out runs/main "$@"
+  --epochs 10 --seed 1 --device auto --out runs/main --overwrite "$@"
