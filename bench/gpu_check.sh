@@ -128,7 +128,7 @@ run() {
        | tee -a '$out/compare.log'"
   stage "compare 4000x768 H=1024 tlin, weight decay" 60 bash -o pipefail -c \
     "'$bin/zae' compare --synthetic 4000x768 --hidden 1024 --batch 256 --steps 10 \
-       --activation tlin --weight-decay 1e-4 | tee -a '$out/compare.log'"
+       --activation tlin --weight-decay 1e-4 --lr 1e-4 | tee -a '$out/compare.log'"
   stage "compare 2000x192 H=256 tf32" 40 bash -o pipefail -c \
     "'$bin/zae' compare --synthetic 2000x192 --hidden 256 --batch 100 --steps 10 --math tf32 \
        --tolerance 5e-2 | tee -a '$out/compare.log'"
