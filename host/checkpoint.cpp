@@ -263,7 +263,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  SafeTensors file = read_safetensors(path);
+  SafeTensors file = read_safetensors(path, Checksum::Required);
   try {
     return checkpoint_from_file(std::move(file));
   } catch (const Error& e) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "zae/error.hpp"
+#include "zae/output_path.hpp"
 
 namespace zae {
 namespace {
@@ -547,8 +548,11 @@ NpyMatrix NpyMatrix::load(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, const std::vector<ByteSpan>& spans) {
+  check_output_path(path);
   const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+  // O_NOFOLLOW keeps a symbolic link left at the temporary name from redirecting the write.
+  FileDescriptor fd(
+      ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666));
   if (fd.get() < 0) {
     fail(path, ": cannot create the temporary file ", temp, ": ", errno_text(errno),
          ": check that the folder exists and is writable");

@@ -1,9 +1,14 @@
-// safetensors files: the Tensor byte conversions, an atomic writer with a CRC-32 of the data
-// section in the metadata, and a reader that validates the whole layout before trusting it.
+// safetensors files: the Tensor byte conversions, an atomic writer that stores a CRC-32 of the
+// data section and the header in the metadata, and a reader that validates the whole layout
+// before trusting it.
 //
 // Layout: an 8-byte little-endian header length N, N bytes of JSON (padded with spaces to a
 // multiple of 8), then the data section. Each tensor entry has dtype, shape and data_offsets
 // relative to the data section; the tensors must cover it without gaps or overlaps.
+//
+// The checksum (metadata entry zae.crc32, 8 lowercase hex digits) is the zlib CRC-32 of the
+// data section followed by checksummed_header(): the parsed header content without the checksum
+// entry. JSON spelling and padding are not covered, but every value that the reader uses is.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,11 +21,13 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "zae/checkpoint.hpp"
 #include "zae/error.hpp"
+#include "zae/output_path.hpp"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian, and this file copies tensor bytes as they lie in memory"
@@ -29,10 +36,10 @@
 namespace zae {
 namespace {
 
-// The metadata key of the CRC-32 (zlib) of the data section, stored as 8 lowercase hex digits.
+// The metadata key of the checksum, a CRC-32 of the data section and the header.
 constexpr const char* kCrcKey = "zae.crc32";
-// Header lengths above this are rejected as corrupt before any allocation (the Python
-// safetensors package uses the same 100 MB limit).
+// Header lengths above this are rejected before any allocation, as a sign of a file of another
+// type (the Python safetensors package uses the same 100 MB limit).
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 size_t item_size(TensorType dtype) { return dtype == TensorType::F32 ? 4 : 8; }
@@ -178,6 +185,64 @@ struct Span {
   std::string name;
 };
 
+void append_number(std::string* out, uint64_t value) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(value >> (8 * i)));
+}
+
+void append_text(std::string* out, const std::string& text) {
+  append_number(out, text.size());
+  out->append(text);
+}
+
+// Serialises the header content that the checksum covers. It writes the tensor count and, per
+// tensor in name order, its name, dtype, rank, dimensions and data offsets. Then it writes the
+// count of metadata entries other than zae.crc32 and each key and value in key order. Every
+// number is 8 little-endian bytes and every string has such a length prefix, so two headers
+// that differ in any tensor, offset or metadata entry serialise differently.
+std::string checksummed_header(const std::map<std::string, Tensor>& tensors,
+                               const std::vector<Span>& spans,
+                               const std::map<std::string, std::string>& metadata) {
+  std::map<std::string, const Span*> span_of;
+  for (const Span& span : spans) span_of[span.name] = &span;
+  ZAE_REQUIRE(span_of.size() == tensors.size(), "checksummed_header: ", span_of.size(),
+              " data offsets for ", tensors.size(), " tensors");
+
+  std::string out;
+  append_number(&out, tensors.size());
+  for (const auto& [name, tensor] : tensors) {
+    const auto found = span_of.find(name);
+    ZAE_REQUIRE(found != span_of.end(), "checksummed_header: no data offsets for '", name, "'");
+    append_text(&out, name);
+    append_text(&out, dtype_name(tensor.dtype));
+    append_number(&out, tensor.shape.size());
+    for (const int64_t dim : tensor.shape) append_number(&out, static_cast<uint64_t>(dim));
+    append_number(&out, found->second->begin);
+    append_number(&out, found->second->end);
+  }
+  append_number(&out, metadata.size() - metadata.count(kCrcKey));
+  for (const auto& [key, value] : metadata) {
+    if (key == kCrcKey) continue;
+    append_text(&out, key);
+    append_text(&out, value);
+  }
+  return out;
+}
+
+uint32_t update_crc(uint32_t crc, const std::string& text) {
+  return update_crc(crc, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+// True unless `text` has a character other than JSON whitespace before its first '{'. The
+// safetensors format requires a header to start with '{', and Python's safetensors 0.8.0 also
+// accepts leading whitespace.
+bool starts_like_header(const std::string& text) {
+  for (const char c : text) {
+    if (c == '{') return true;
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Tensor Tensor::from_floats(const std::vector<float>& values, std::vector<int64_t> shape) {
@@ -223,6 +288,7 @@ std::vector<double> Tensor::to_doubles() const {
 }
 
 void write_safetensors(const std::string& path, const SafeTensors& file) {
+  check_output_path(path);
   // Data order: F64 tensors first, then F32, each by name, so that every tensor starts at a
   // multiple of its item size within the 8-aligned data section.
   std::vector<std::pair<std::string, const Tensor*>> order;
@@ -242,6 +308,7 @@ void write_safetensors(const std::string& path, const SafeTensors& file) {
   });
 
   nlohmann::json header = nlohmann::json::object();
+  std::vector<Span> spans;
   uint64_t offset = 0;
   uint32_t crc = static_cast<uint32_t>(crc32(0L, Z_NULL, 0));
   for (const auto& [name, tensor] : order) {
@@ -249,9 +316,11 @@ void write_safetensors(const std::string& path, const SafeTensors& file) {
     header[name] = {{"dtype", dtype_name(tensor->dtype)},
                     {"shape", tensor->shape},
                     {"data_offsets", {offset, end}}};
+    spans.push_back({offset, end, name});
     crc = update_crc(crc, tensor->bytes.data(), tensor->bytes.size());
     offset = end;
   }
+  crc = update_crc(crc, checksummed_header(file.tensors, spans, file.metadata));
   nlohmann::json metadata = nlohmann::json::object();
   for (const auto& [key, value] : file.metadata) metadata[key] = value;
   metadata[kCrcKey] = crc_text(crc);
@@ -298,7 +367,7 @@ void write_safetensors(const std::string& path, const SafeTensors& file) {
   sync_folder(path);
 }
 
-SafeTensors read_safetensors(const std::string& path) {
+SafeTensors read_safetensors(const std::string& path, Checksum checksum) {
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) fail("cannot open checkpoint '", path, "': ", error_text(errno));
   struct stat info {};
@@ -310,20 +379,33 @@ SafeTensors read_safetensors(const std::string& path) {
   const auto corrupt = [&path](const auto&... parts) {
     fail("checkpoint '", path, "' is corrupt: ", parts...);
   };
+  const auto not_safetensors = [&path](const auto&... parts) {
+    fail("'", path, "' is not a safetensors checkpoint: ", parts...,
+         " (the file is of another type, or its start is damaged): pass a .safetensors ",
+         "checkpoint");
+  };
   const uint64_t file_size = static_cast<uint64_t>(info.st_size);
   if (file_size < 8) corrupt("it has ", file_size, " bytes, fewer than the 8-byte header length");
 
+  // A file of another type (.npy, PNG, text) fails one of the next two checks, because its
+  // first 8 bytes read as a length far beyond the limit or its header does not start with '{'.
   uint8_t length_bytes[8];
   read_all(fd.get(), length_bytes, sizeof(length_bytes), 0, path);
   uint64_t header_length = 0;
   for (int i = 0; i < 8; ++i) header_length |= static_cast<uint64_t>(length_bytes[i]) << (8 * i);
-  if (header_length > file_size - 8) {
-    corrupt("the header length ", header_length, " exceeds the ", file_size - 8,
-            " bytes that follow it");
-  }
   if (header_length > kMaxHeaderBytes) {
-    corrupt("the header length ", header_length, " exceeds the limit of ", kMaxHeaderBytes,
-            " bytes");
+    not_safetensors("its first 8 bytes give a header length of ", header_length,
+                    " bytes, over the limit of ", kMaxHeaderBytes);
+  }
+  const uint64_t after_length = file_size - 8;
+  std::string header_start(std::min<uint64_t>({header_length, after_length, 64}), '\0');
+  read_all(fd.get(), reinterpret_cast<uint8_t*>(header_start.data()), header_start.size(), 8, path);
+  if (!starts_like_header(header_start)) {
+    not_safetensors("its JSON header does not start with '{'");
+  }
+  if (header_length > after_length) {
+    corrupt("the header length ", header_length, " exceeds the ", after_length,
+            " bytes that follow it");
   }
 
   std::string header_text(header_length, '\0');
@@ -416,18 +498,34 @@ SafeTensors read_safetensors(const std::string& path) {
             "-byte data section, expected all of it");
   }
 
-  uint32_t crc = static_cast<uint32_t>(crc32(0L, Z_NULL, 0));
+  uint32_t data_crc = static_cast<uint32_t>(crc32(0L, Z_NULL, 0));
   for (const Span& span : spans) {
     Tensor& tensor = result.tensors.at(span.name);
     tensor.bytes.resize(span.end - span.begin);
     read_all(fd.get(), tensor.bytes.data(), tensor.bytes.size(), data_start + span.begin, path);
-    crc = update_crc(crc, tensor.bytes.data(), tensor.bytes.size());
+    data_crc = update_crc(data_crc, tensor.bytes.data(), tensor.bytes.size());
   }
 
   const auto stored = result.metadata.find(kCrcKey);
-  if (stored != result.metadata.end() && !same_crc(stored->second, crc)) {
-    corrupt("the CRC-32 of the data section is ", crc_text(crc), " but the file records ",
-            stored->second, " (the tensor data was damaged after writing)");
+  if (stored == result.metadata.end()) {
+    if (checksum == Checksum::Required) {
+      fail("checkpoint '", path, "' is missing its checksum: the metadata has no ", kCrcKey,
+           " entry, so the file was not written by zae or its header was edited: use a ",
+           "checkpoint that zae wrote");
+    }
+    return result;
+  }
+  const uint32_t crc =
+      update_crc(data_crc, checksummed_header(result.tensors, spans, result.metadata));
+  if (!same_crc(stored->second, crc)) {
+    // Older zae versions stored the CRC-32 of the data section alone.
+    if (same_crc(stored->second, data_crc)) {
+      fail("checkpoint '", path, "' has a ", kCrcKey, " checksum of its tensor data only, as ",
+           "older zae versions wrote it, so its header cannot be verified: train again to ",
+           "write a checkpoint with the current checksum");
+    }
+    corrupt("the CRC-32 of the header and tensor data is ", crc_text(crc), " but the file records ",
+            stored->second, " (the file was changed or damaged after writing)");
   }
   return result;
 }

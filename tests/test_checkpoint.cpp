@@ -1,13 +1,19 @@
 // safetensors files and zae checkpoints: bit-exact round trips, the on-disk layout, atomic
 // writes that keep the old file on failure, and errors that name the file for corrupt input.
+// Writes must leave links and special files alone, and the checksum must cover the header.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -16,10 +22,13 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zae/checkpoint.hpp"
 #include "zae/error.hpp"
+#include "zae/image.hpp"
+#include "zae/npy.hpp"
 
 namespace zae {
 namespace {
@@ -86,6 +95,62 @@ void expect_read_error(const std::string& path, const std::string& part) {
     EXPECT_NE(message.find(path), std::string::npos) << message;
     EXPECT_NE(message.find(part), std::string::npos) << message;
   }
+}
+
+// The offset and length of the JSON header in the bytes of a safetensors file.
+std::pair<size_t, size_t> header_range(const std::vector<uint8_t>& bytes) {
+  uint64_t length = 0;
+  for (int i = 0; i < 8 && i < static_cast<int>(bytes.size()); ++i) {
+    length |= static_cast<uint64_t>(bytes[i]) << (8 * i);
+  }
+  return {8, static_cast<size_t>(length)};
+}
+
+// Replaces the first `from` in the header of the safetensors file at `path` with `to`, which has
+// the same length, so that the data section stays in place.
+void replace_in_header(const std::string& path, const std::string& from, const std::string& to) {
+  ASSERT_EQ(from.size(), to.size());
+  std::vector<uint8_t> bytes = read_bytes(path);
+  const auto [start, length] = header_range(bytes);
+  ASSERT_LE(start + length, bytes.size());
+  const auto header_begin = bytes.begin() + static_cast<std::ptrdiff_t>(start);
+  const auto header_end = header_begin + static_cast<std::ptrdiff_t>(length);
+  const auto found = std::search(header_begin, header_end, from.begin(), from.end());
+  ASSERT_NE(found, header_end) << from << " is not in the header of " << path;
+  std::copy(to.begin(), to.end(), found);
+  write_bytes(path, bytes);
+}
+
+// Rewrites the JSON header of the safetensors file at `path` after `edit` changes it, padded
+// with spaces to its old length so that the data section stays in place.
+template <typename Edit>
+void edit_header(const std::string& path, Edit edit) {
+  std::vector<uint8_t> bytes = read_bytes(path);
+  const auto [start, length] = header_range(bytes);
+  ASSERT_LE(start + length, bytes.size());
+  nlohmann::json header =
+      nlohmann::json::parse(bytes.begin() + static_cast<std::ptrdiff_t>(start),
+                            bytes.begin() + static_cast<std::ptrdiff_t>(start + length));
+  edit(&header);
+  std::string text = header.dump();
+  ASSERT_LE(text.size(), length) << "the edited header no longer fits";
+  text.append(length - text.size(), ' ');
+  std::copy(text.begin(), text.end(), bytes.begin() + static_cast<std::ptrdiff_t>(start));
+  write_bytes(path, bytes);
+}
+
+// The CRC-32 (the polynomial of zlib and PNG) of the data section of a safetensors file, as 8
+// lowercase hex digits: the checksum that older zae versions stored.
+std::string data_section_crc(const std::vector<uint8_t>& bytes) {
+  const auto [start, length] = header_range(bytes);
+  uint32_t crc = 0xffffffffu;
+  for (size_t i = start + length; i < bytes.size(); ++i) {
+    crc ^= bytes[i];
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  char text[9];
+  std::snprintf(text, sizeof(text), "%08x", ~crc);
+  return text;
 }
 
 SafeTensors sample_file() {
@@ -189,6 +254,46 @@ TEST(SafeTensors, FlippedDataByteFailsCrc) {
   expect_read_error(path, "CRC-32");
 }
 
+TEST(SafeTensors, EditedHeaderFailsCrc) {
+  TempFolder folder;
+  const std::string path = folder.file("header.safetensors");
+
+  // The shape [2, 3] becomes [3, 2], which has the same byte count.
+  write_safetensors(path, sample_file());
+  replace_in_header(path, "\"shape\":[2,3]", "\"shape\":[3,2]");
+  expect_read_error(path, "CRC-32");
+
+  write_safetensors(path, sample_file());
+  replace_in_header(path, "quoted", "quotes");
+  expect_read_error(path, "CRC-32");
+
+  // The tensor a (6 x F32) and b.d (3 x F64) both span 24 bytes, so swapped offsets still
+  // cover the data section.
+  write_safetensors(path, sample_file());
+  edit_header(path, [](nlohmann::json* header) {
+    std::swap((*header)["a"]["data_offsets"], (*header)["b.d"]["data_offsets"]);
+  });
+  expect_read_error(path, "CRC-32");
+}
+
+TEST(SafeTensors, ForeignFileWithoutChecksumReads) {
+  TempFolder folder;
+  const std::string path = folder.file("foreign.safetensors");
+  // Python's safetensors accepts whitespace before the '{', so zae does too.
+  write_raw(path, R"( {"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", 4);
+  const SafeTensors file = read_safetensors(path);
+  EXPECT_EQ(file.tensors.at("a").shape, std::vector<int64_t>{1});
+  EXPECT_EQ(file.metadata.count("zae.crc32"), 0u);
+  try {
+    read_safetensors(path, Checksum::Required);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("checkpoint '" + path + "' is missing its checksum"), std::string::npos)
+        << message;
+  }
+}
+
 TEST(SafeTensors, HeaderLengthTooLarge) {
   TempFolder folder;
   const std::string path = folder.file("long.safetensors");
@@ -205,6 +310,8 @@ TEST(SafeTensors, BadJsonHeader) {
   write_raw(path, R"({"a": {"dtype": "F32", "shape": [1], )", 4);
   expect_read_error(path, "not valid JSON");
   write_raw(path, R"([1, 2])", 0);
+  expect_read_error(path, "' is not a safetensors checkpoint: its JSON header does not start");
+  write_raw(path, std::string(64, ' ') + "[1, 2]", 0);
   expect_read_error(path, "not a JSON object");
 }
 
@@ -283,15 +390,83 @@ TEST(SafeTensors, MissingFolderFails) {
   EXPECT_EQ(folder.others({}), std::vector<std::string>{});
 }
 
-TEST(SafeTensors, FailedRenameRemovesTemp) {
+// Runs write_safetensors on `path`, which exists and is not a regular file, and checks that it
+// throws an Error that names the path and `kind`, and that `folder` holds only `names`
+// afterwards.
+void expect_target_rejected(const TempFolder& folder, const std::string& path,
+                            const std::string& kind, const std::vector<std::string>& names) {
+  try {
+    write_safetensors(path, sample_file());
+    ADD_FAILURE() << "expected an error writing " << path;
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(path + " is " + kind), std::string::npos) << message;
+    EXPECT_NE(message.find("not a regular file"), std::string::npos) << message;
+  }
+  EXPECT_EQ(folder.others(names), std::vector<std::string>{});
+}
+
+TEST(SafeTensors, SymlinkToFileRejected) {
   TempFolder folder;
-  // A non-empty folder at the target path makes the final rename fail after a full write.
+  const std::string target = folder.file("real.safetensors");
+  write_safetensors(target, sample_file());
+  const std::vector<uint8_t> before = read_bytes(target);
+  const std::string link = folder.file("link.safetensors");
+  fs::create_symlink(target, link);
+
+  expect_target_rejected(folder, link, "a symbolic link to " + target,
+                         {"real.safetensors", "link.safetensors"});
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(fs::read_symlink(link).string(), target);
+  EXPECT_EQ(read_bytes(target), before);
+}
+
+TEST(SafeTensors, DanglingSymlinkRejected) {
+  TempFolder folder;
+  const std::string target = folder.file("absent.safetensors");
+  const std::string link = folder.file("link.safetensors");
+  fs::create_symlink(target, link);
+
+  expect_target_rejected(folder, link, "a symbolic link", {"link.safetensors"});
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_FALSE(fs::exists(target));
+}
+
+TEST(SafeTensors, FifoRejected) {
+  TempFolder folder;
+  const std::string path = folder.file("pipe.safetensors");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+
+  expect_target_rejected(folder, path, "a named pipe", {"pipe.safetensors"});
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(path)));
+}
+
+TEST(SafeTensors, DirectoryRejected) {
+  TempFolder folder;
   const std::string path = folder.file("target");
   fs::create_directory(path);
   write_bytes(path + "/keep", {1, 2, 3});
-  EXPECT_THROW(write_safetensors(path, sample_file()), Error);
-  EXPECT_EQ(folder.others({"target"}), std::vector<std::string>{});
+
+  expect_target_rejected(folder, path, "a directory", {"target"});
   EXPECT_EQ(read_bytes(path + "/keep"), (std::vector<uint8_t>{1, 2, 3}));
+}
+
+TEST(SafeTensors, DeviceNodeRejected) {
+  // A character device with the numbers of /dev/null (1, 3), made in the temporary folder.
+  TempFolder folder;
+  const std::string path = folder.file("null");
+  const dev_t device = ::makedev(1, 3);
+  if (::mknod(path.c_str(), S_IFCHR | 0666, device) != 0) {
+    const int error = errno;
+    if (error == EPERM) GTEST_SKIP() << "mknod needs CAP_MKNOD: " << std::strerror(error);
+    FAIL() << "mknod " << path << ": " << std::strerror(error);
+  }
+
+  expect_target_rejected(folder, path, "a character device", {"null"});
+  struct stat info {};
+  ASSERT_EQ(::lstat(path.c_str(), &info), 0) << std::strerror(errno);
+  EXPECT_TRUE(S_ISCHR(info.st_mode));
+  EXPECT_EQ(info.st_rdev, device);
 }
 
 TEST(SafeTensors, ShortWriteRemovesTempKeepsOld) {
@@ -590,6 +765,91 @@ TEST(Checkpoint, CorruptFileNamesPath) {
   } catch (const Error& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("checkpoint '" + path + "' is corrupt"), std::string::npos) << message;
+  }
+}
+
+// The text "key":"value" of a metadata entry in the compact JSON header.
+std::string entry_text(const std::string& key, const std::string& value) {
+  return "\"" + key + "\":\"" + value + "\"";
+}
+
+TEST(Checkpoint, EditedMetadataValueRejected) {
+  TempFolder folder;
+  const std::string path = folder.file("value.safetensors");
+  const Checkpoint good = sample_checkpoint(Activation::TRec, true, Whiten::Pca, true);
+  // Each edit changes the first digit and leaves a valid number, which loads without the
+  // checksum.
+  for (const std::string key : {"step", "epoch", "model.threshold", "preprocess.contrast_scale"}) {
+    save_checkpoint(path, good);
+    const std::string value = read_safetensors(path).metadata.at(key);
+    std::string edited = value;
+    edited[0] = edited[0] == '9' ? '8' : static_cast<char>(edited[0] + 1);
+    replace_in_header(path, entry_text(key, value), entry_text(key, edited));
+    SCOPED_TRACE(key + ": " + value + " -> " + edited);
+    expect_load_error(path, "CRC-32");
+  }
+}
+
+TEST(Checkpoint, EditedTensorEntryRejected) {
+  TempFolder folder;
+  const std::string path = folder.file("tensor.safetensors");
+  const Checkpoint good = sample_checkpoint(Activation::TRec, true, Whiten::Pca, true);
+
+  // c and v.c have the same dtype and shape, so swapped offsets pass every layout check.
+  save_checkpoint(path, good);
+  edit_header(path, [](nlohmann::json* header) {
+    std::swap((*header)["c"]["data_offsets"], (*header)["v.c"]["data_offsets"]);
+  });
+  expect_load_error(path, "CRC-32");
+
+  // The header lists W (7 x visible) first. A changed dimension fails the layout check.
+  save_checkpoint(path, good);
+  replace_in_header(path, "\"shape\":[7,", "\"shape\":[8,");
+  expect_load_error(path, "tensor 'W' spans");
+}
+
+TEST(Checkpoint, RenamedChecksumKeyRejected) {
+  TempFolder folder;
+  const std::string path = folder.file("renamed.safetensors");
+  save_checkpoint(path, sample_checkpoint(Activation::TRec, true, Whiten::Pca, true));
+  replace_in_header(path, "\"zae.crc32\"", "\"zae.crc33\"");
+  expect_load_error(path, "' is missing its checksum");
+  // A safetensors file without the entry is still readable as a foreign file.
+  EXPECT_EQ(read_safetensors(path).metadata.count("zae.crc33"), 1u);
+}
+
+TEST(Checkpoint, RemovedChecksumRejected) {
+  TempFolder folder;
+  const std::string path = folder.file("removed.safetensors");
+  save_checkpoint(path, sample_checkpoint(Activation::TRec, true, Whiten::Pca, true));
+  edit_header(path, [](nlohmann::json* header) { (*header)["__metadata__"].erase("zae.crc32"); });
+  expect_load_error(path, "' is missing its checksum");
+}
+
+TEST(Checkpoint, DataOnlyChecksumRejected) {
+  TempFolder folder;
+  const std::string path = folder.file("older.safetensors");
+  save_checkpoint(path, sample_checkpoint(Activation::TRec, true, Whiten::Pca, true));
+  const std::string crc = data_section_crc(read_bytes(path));
+  edit_header(path, [&](nlohmann::json* header) { (*header)["__metadata__"]["zae.crc32"] = crc; });
+  expect_load_error(path, "checksum of its tensor data only");
+}
+
+TEST(Checkpoint, OtherFileTypeNotSafetensors) {
+  TempFolder folder;
+  const std::string npy = folder.file("patches.npy");
+  const std::vector<float> values = {1.0f, 2.0f, 3.0f, 4.0f};
+  write_npy(npy, values.data(), {2, 2});
+  const std::string png = folder.file("filters.png");
+  write_png(png, 2, 2, 1, {0, 64, 128, 255});
+  const std::string text = folder.file("metrics.csv");
+  std::ofstream(text) << "step,loss\n1,0.25\n";
+  const std::string array = folder.file("array.safetensors");
+  write_raw(array, "[1, 2]", 0);
+
+  for (const std::string& path : {npy, png, text, array}) {
+    SCOPED_TRACE(path);
+    expect_load_error(path, "'" + path + "' is not a safetensors checkpoint");
   }
 }
 

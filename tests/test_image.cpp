@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -263,6 +266,37 @@ TEST(ImageWrite, PngRejectsBadArguments) {
   EXPECT_THROW(write_png(path, 2, 2, 2, std::vector<uint8_t>(8)), Error);
   EXPECT_THROW(write_png(path, 0, 2, 1, {}), Error);
   EXPECT_FALSE(fs::exists(path));
+}
+
+TEST(ImageWrite, PngKeepsSymlinkAndFifo) {
+  TempDir dir;
+  const std::vector<uint8_t> bytes = random_bytes(2 * 2, 3);
+  const std::string target = dir.file("real.png");
+  write_png(target, 2, 2, 1, bytes);
+  const std::string link = dir.file("link.png");
+  fs::create_symlink(target, link);
+  const std::string pipe = dir.file("pipe.png");
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0) << std::strerror(errno);
+  const auto before = fs::last_write_time(target);
+
+  const std::vector<uint8_t> other = random_bytes(2 * 2, 4);
+  const std::string link_message = error_message([&] { write_png(link, 2, 2, 1, other); });
+  EXPECT_NE(link_message.find(link + " is a symbolic link"), std::string::npos) << link_message;
+  const std::string pipe_message = error_message([&] { write_png(pipe, 2, 2, 1, other); });
+  EXPECT_NE(pipe_message.find(pipe + " is a named pipe"), std::string::npos) << pipe_message;
+
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(pipe)));
+  EXPECT_EQ(fs::last_write_time(target), before);
+  const Image image = load_image(target);
+  for (size_t i = 0; i < bytes.size(); ++i) EXPECT_EQ(image.pixels[i], bytes[i] / 255.0f) << i;
+  size_t entries = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    ++entries;
+    const std::string name = entry.path().filename().string();
+    EXPECT_TRUE(name == "real.png" || name == "link.png" || name == "pipe.png") << name;
+  }
+  EXPECT_EQ(entries, 3u);
 }
 
 // Decodes a PNG to its 8-bit values with stb directly.

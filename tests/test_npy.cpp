@@ -1,15 +1,24 @@
 // .npy reading and writing: files built byte by byte for every dtype, order and format version,
 // every rejected input with a message that names the file, and atomic write round trips.
+// Writes to a link, pipe, directory or device must fail and leave it as it was.
 // Payloads are written in host byte order, so these tests assume a little-endian host such as
 // x86-64, matching the '<' byte order the files declare.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -418,22 +427,125 @@ TEST(NpyWrite, OverwritesExistingFile) {
   EXPECT_EQ(matrix.data()[0], 9.0f);
 }
 
-TEST(NpyWrite, FailedRenameLeavesNoTemporary) {
-  // A folder in place of the target makes rename() fail after the data was written.
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The names in `folder`, sorted.
+std::vector<std::string> folder_names(const std::string& folder) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Runs write_npy on `path`, which exists and is not a regular file, and checks that it throws
+// an Error that names the path and `kind`, and that `folder` lists the same names afterwards.
+void expect_target_rejected(const std::string& folder, const std::string& path,
+                            const std::string& kind) {
+  const std::vector<std::string> before = folder_names(folder);
+  const float value = 1.0f;
+  const std::string message = error_message([&] { write_npy(path, &value, {1}); });
+  EXPECT_NE(message.find(path + " is " + kind), std::string::npos) << message;
+  EXPECT_NE(message.find("not a regular file"), std::string::npos) << message;
+  EXPECT_EQ(folder_names(folder), before);
+}
+
+TEST(NpyWrite, SymlinkToFileRejected) {
+  TempDir dir;
+  const std::string target = dir.file("real.npy");
+  const std::vector<float> old_values = {1, 2};
+  write_npy(target, old_values.data(), {2});
+  const std::string old_bytes = read_file(target);
+  const std::string link = dir.file("link.npy");
+  fs::create_symlink(target, link);
+
+  expect_target_rejected(dir.path(), link, "a symbolic link to " + target);
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(fs::read_symlink(link).string(), target);
+  EXPECT_EQ(read_file(target), old_bytes);
+}
+
+TEST(NpyWrite, DanglingSymlinkRejected) {
+  TempDir dir;
+  const std::string target = dir.file("absent.npy");
+  const std::string link = dir.file("link.npy");
+  fs::create_symlink(target, link);
+
+  expect_target_rejected(dir.path(), link, "a symbolic link");
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_FALSE(fs::exists(target));
+}
+
+TEST(NpyWrite, FifoRejected) {
+  TempDir dir;
+  const std::string path = dir.file("pipe.npy");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+
+  expect_target_rejected(dir.path(), path, "a named pipe");
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(path)));
+}
+
+TEST(NpyWrite, DirectoryRejected) {
   TempDir dir;
   const std::string path = dir.file("taken.npy");
   fs::create_directory(path);
-  const float value = 1.0f;
-  const std::string message = error_message([&] { write_npy(path, &value, {1}); });
-  EXPECT_NE(message.find("rename"), std::string::npos) << message;
-  EXPECT_NE(message.find(path), std::string::npos) << message;
-  EXPECT_TRUE(fs::is_directory(path));
-  size_t entries = 0;
-  for (const auto& entry : fs::directory_iterator(dir.path())) {
-    ++entries;
-    EXPECT_EQ(entry.path().string(), path);
+  std::ofstream(path + "/keep") << "kept";
+
+  expect_target_rejected(dir.path(), path, "a directory");
+  EXPECT_TRUE(fs::is_directory(fs::symlink_status(path)));
+  EXPECT_EQ(read_file(path + "/keep"), "kept");
+}
+
+TEST(NpyWrite, DeviceNodeRejected) {
+  // A character device with the numbers of /dev/null (1, 3), made in the temporary folder.
+  TempDir dir;
+  const std::string path = dir.file("null");
+  const dev_t device = ::makedev(1, 3);
+  if (::mknod(path.c_str(), S_IFCHR | 0666, device) != 0) {
+    const int error = errno;
+    if (error == EPERM) GTEST_SKIP() << "mknod needs CAP_MKNOD: " << std::strerror(error);
+    FAIL() << "mknod " << path << ": " << std::strerror(error);
   }
-  EXPECT_EQ(entries, 1u);
+
+  expect_target_rejected(dir.path(), path, "a character device");
+  struct stat info {};
+  ASSERT_EQ(::lstat(path.c_str(), &info), 0) << std::strerror(errno);
+  EXPECT_TRUE(S_ISCHR(info.st_mode));
+  EXPECT_EQ(info.st_rdev, device);
+}
+
+TEST(NpyWrite, FailedWriteKeepsOldFile) {
+  TempDir dir;
+  const std::string path = dir.file("model.npy");
+  const std::vector<float> small = {1, 2, 3};
+  write_npy(path, small.data(), {3});
+  const std::string old_bytes = read_file(path);
+
+  // A file size limit makes write() fail part way (EFBIG once SIGXFSZ is ignored).
+  const std::vector<float> large(1 << 16, 0.5f);
+  struct rlimit saved {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  struct rlimit limited = saved;
+  limited.rlim_cur = 4096;
+  void (*previous)(int) = ::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  std::string message;
+  try {
+    write_npy(path, large.data(), {256, 256});
+  } catch (const Error& error) {
+    message = error.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  ::signal(SIGXFSZ, previous);
+
+  EXPECT_NE(message.find("write failed"), std::string::npos) << message;
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_EQ(read_file(path), old_bytes);
+  EXPECT_EQ(folder_names(dir.path()), std::vector<std::string>{"model.npy"});
 }
 
 TEST(NpyWrite, MissingFolderIsError) {

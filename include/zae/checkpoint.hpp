@@ -3,9 +3,12 @@
 //
 // A zae checkpoint stores the tensors W (H x D, one filter per row, row-major), b (H), c (D),
 // their velocities v.W, v.b, v.c, and the preprocessing (pre.mean, pre.forward, pre.backward,
-// pre.eigenvalues, float64). The __metadata__ map holds the format version, the model
+// pre.eigenvalues, float64). The __metadata__ map contains the format version, the model
 // configuration, the full training configuration as JSON, step, epoch, seed, the weight
-// layout in words, and a CRC-32 of the data section that is verified on load.
+// layout in words, and the checksum zae.crc32. The checksum is a CRC-32 of the data section and
+// of every header value (tensor names, dtypes, shapes, offsets and the other metadata entries),
+// and load_checkpoint requires and verifies it. JSON whitespace and spelling, and fields that
+// zae does not read, are outside it.
 #pragma once
 
 #include <cstdint>
@@ -37,11 +40,23 @@ struct SafeTensors {
 };
 
 // Writes to `path`.tmp-<pid>, fsyncs, renames over `path` and fsyncs the folder, so a crash
-// leaves either the old file or the new one, never a partial file.
+// leaves either the old file or the new one, never a partial file. Any zae.crc32 entry in
+// `file.metadata` is replaced by the checksum of what is written. When `path` exists and is not
+// a regular file (a symbolic link, directory, pipe, socket or device), it throws zae::Error
+// before creating anything.
 void write_safetensors(const std::string& path, const SafeTensors& file);
+
+// Whether read_safetensors accepts a file without the zae.crc32 metadata entry.
+enum class Checksum {
+  IfPresent,  // verify it when present, so safetensors files from other tools can be read
+  Required,   // reject a file without it, as a zae checkpoint always has one
+};
+
 // Reads and validates (header bounds, offsets, dtypes, shapes against byte counts, and the
-// zae.crc32 metadata entry when present). Throws zae::Error naming the file and the problem.
-SafeTensors read_safetensors(const std::string& path);
+// zae.crc32 checksum). Throws zae::Error naming the file and the problem. For a file whose first
+// bytes do not start a safetensors header, the message contains "is not a safetensors
+// checkpoint". The returned metadata includes the zae.crc32 entry.
+SafeTensors read_safetensors(const std::string& path, Checksum checksum = Checksum::IfPresent);
 
 struct Checkpoint {
   ModelConfig model;
@@ -55,6 +70,8 @@ struct Checkpoint {
 };
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+// Reads `path` with the checksum required and checks that the tensors and metadata form a
+// complete checkpoint. Throws zae::Error naming the file.
 Checkpoint load_checkpoint(const std::string& path);
 
 }  // namespace zae

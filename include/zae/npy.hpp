@@ -65,8 +65,8 @@ class NpyMatrix {
   size_t map_size_ = 0;
 };
 
-// Writes a float32 C-order .npy (version 1.0) through a temporary file in the same folder,
-// flushed and renamed, so that `path` is either the old file or the complete new one.
+// Writes a float32 C-order .npy (version 1.0) through write_file_atomic, so that `path` is
+// either the old file or the complete new one, and a link or special file there is rejected.
 void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape);
 
 // One contiguous piece of a file's contents.
@@ -76,9 +76,11 @@ struct ByteSpan {
 };
 
 // Writes the spans in order to `path` + ".tmp-<pid>" in the same folder, fsyncs it and renames
-// it over `path`. On any failure the temporary file is removed, `path` is left as it was, and
-// zae::Error names the file and the failing call. Two threads of one process writing the same
-// path would share the temporary name, so callers must not do that.
+// it over `path`. When `path` exists and is not a regular file (a symbolic link, directory, pipe,
+// socket or device), it throws zae::Error before creating anything (see check_output_path). On
+// any other failure the temporary file is removed, `path` is left as it was, and zae::Error
+// names the file and the failing call. Two threads of one process writing the same path would
+// share the temporary name, so callers must not do that.
 void write_file_atomic(const std::string& path, const std::vector<ByteSpan>& spans);
 
 }  // namespace zae
