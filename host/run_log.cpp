@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "zae/error.hpp"
+#include "zae/output_path.hpp"
 
 namespace zae {
 
@@ -50,6 +51,7 @@ std::string format_duration(double seconds) {
 RunLog::RunLog(const std::string& folder, bool resumed, int64_t resume_step, bool interactive)
     : interactive_(interactive) {
   const std::string path = folder + "/metrics.jsonl";
+  check_output_path(path);
   if (resumed) {
     // The kept lines replace the file through a temporary file and rename, so a crash here
     // leaves the old metrics in place.

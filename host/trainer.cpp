@@ -26,6 +26,7 @@
 #include "zae/error.hpp"
 #include "zae/image.hpp"
 #include "zae/npy.hpp"
+#include "zae/output_path.hpp"
 #include "zae/philox.hpp"
 #include "zae/run_log.hpp"
 
@@ -149,6 +150,7 @@ namespace fs = std::filesystem;
 
 // Writes `text` to path through a temporary file and rename.
 void write_text_atomic(const std::string& path, const std::string& text) {
+  check_output_path(path);
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -429,6 +431,11 @@ double train(const TrainConfig& input_config) {
   std::error_code ec;
   fs::create_directories(config.out, ec);
   ZAE_REQUIRE(!ec, "cannot create the run folder ", config.out, ": ", ec.message());
+  // Every output is checked before training, so a bad one fails now rather than at the end.
+  for (const char* name : {"config.json", "metrics.jsonl", "checkpoint.safetensors",
+                           "final.safetensors", "filters.png"}) {
+    check_output_path(config.out + "/" + name);
+  }
   const std::string config_text = config.to_json().dump(2) + "\n";
   write_text_atomic(config.out + "/config.json", config_text);
   RunLog log(config.out, resuming, start_step, ::isatty(STDERR_FILENO) != 0);

@@ -160,6 +160,17 @@ TEST_F(CliTrain, ExistingRunNeedsOverwrite) {
   EXPECT_NE(read_bytes(dir_.path("o/final.safetensors")), before);
 }
 
+TEST_F(CliTrain, LinkedOutputRejectedBeforeTraining) {
+  fs::create_directories(dir_.path("l"));
+  const std::string target = dir_.path("elsewhere.safetensors");
+  { std::ofstream(target) << "keep"; }
+  fs::create_symlink(target, dir_.path("l/filters.png"));
+  expect_error(base("l") + " --overwrite", {"filters.png", "symbolic link"});
+  EXPECT_TRUE(fs::is_symlink(dir_.path("l/filters.png")));
+  EXPECT_EQ(read_bytes(target), "keep");
+  EXPECT_FALSE(fs::exists(dir_.path("l/final.safetensors")));
+}
+
 TEST_F(CliTrain, LargeIntegersDoNotWrap) {
   expect_error(base("w") + " --hidden 4294967297", {"--hidden", "4294967297"});
   expect_error(base("w") + " --batch 4294967396", {"--batch", "4294967396"});
