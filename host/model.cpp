@@ -9,11 +9,16 @@ namespace zae {
 
 std::string activation_name(Activation act) {
   switch (act) {
-    case Activation::TRec: return "trec";
-    case Activation::TLin: return "tlin";
-    case Activation::ReLU: return "relu";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Linear: return "linear";
+    case Activation::TRec:
+      return "trec";
+    case Activation::TLin:
+      return "tlin";
+    case Activation::ReLU:
+      return "relu";
+    case Activation::Sigmoid:
+      return "sigmoid";
+    case Activation::Linear:
+      return "linear";
   }
   return "unknown";
 }
@@ -28,7 +33,8 @@ Activation parse_activation(const std::string& name) {
 }
 
 void ModelConfig::validate() const {
-  ZAE_REQUIRE(visible > 0, "invalid visible size ", visible, ": the data needs at least one column");
+  ZAE_REQUIRE(visible > 0, "invalid visible size ", visible,
+              ": the data needs at least one column");
   ZAE_REQUIRE(hidden > 0, "invalid hidden unit count ", hidden, ": use --hidden 1 or more");
   ZAE_REQUIRE(std::isfinite(threshold), "invalid threshold ", threshold,
               ": use a finite --threshold such as 1.0");

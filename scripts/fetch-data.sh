@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the public-domain and CC0 photographs that Debian's python3-skimage package ships
 # (skimage/data/) into data/photos/, without installing the package: `apt-get download` then
-# `dpkg -x`. Does nothing when data/photos already holds them.
+# `dpkg -x`. Does nothing when data/photos already contains them.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"

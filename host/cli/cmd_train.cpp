@@ -4,11 +4,10 @@
 // data path) may differ from it.
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli_parse.hpp"
 #include "commands.hpp"
@@ -33,10 +32,9 @@ std::vector<Flag> train_flags() {
       {"--data", "training rows, .npy (N x D, or N x h x w [x c] patches); required",
        [](TrainConfig& c, const std::string& v) { c.data = v; }},
       {"--hidden", "number of hidden units H; required",
-       [](TrainConfig& c, const std::string& v) {
-         c.model.hidden = parse_int32("--hidden", v);
-       }},
-      {"--activation", "trec | tlin (zero-bias) or relu | sigmoid | linear (with hidden bias); default trec",
+       [](TrainConfig& c, const std::string& v) { c.model.hidden = parse_int32("--hidden", v); }},
+      {"--activation",
+       "trec | tlin (zero-bias) or relu | sigmoid | linear (with hidden bias); default trec",
        [](TrainConfig& c, const std::string& v) { c.model.activation = parse_activation(v); }},
       {"--threshold", "theta of trec and tlin (default 1)",
        [](TrainConfig& c, const std::string& v) {
@@ -49,9 +47,7 @@ std::vector<Flag> train_flags() {
       {"--epochs", "total epochs, counted from the start of the run (default 10)",
        [](TrainConfig& c, const std::string& v) { c.epochs = parse_int("--epochs", v); }},
       {"--batch", "minibatch size (default 100)",
-       [](TrainConfig& c, const std::string& v) {
-         c.batch = parse_int32("--batch", v);
-       }},
+       [](TrainConfig& c, const std::string& v) { c.batch = parse_int32("--batch", v); }},
       {"--lr", "learning rate after any warm-up (default 0.01)",
        [](TrainConfig& c, const std::string& v) { c.lr = parse_double("--lr", v); }},
       {"--momentum", "classical momentum mu in [0, 1) (default 0.9)",
@@ -72,7 +68,9 @@ std::vector<Flag> train_flags() {
        [](TrainConfig& c, const std::string& v) {
          c.step_epochs = parse_double("--step-epochs", v);
        }},
-      {"--gamma", "factor applied at each decay: per --step-epochs (step), per milestone (multistep) or per step (exponential); default 0.1",
+      {"--gamma",
+       "factor applied at each decay: per --step-epochs (step), per milestone (multistep) or per "
+       "step (exponential); default 0.1",
        [](TrainConfig& c, const std::string& v) { c.gamma = parse_double("--gamma", v); }},
       {"--milestones", "epochs of the multistep decays, comma-separated",
        [](TrainConfig& c, const std::string& v) {
@@ -107,7 +105,8 @@ std::vector<Flag> train_flags() {
        [](TrainConfig& c, const std::string& v) {
          c.preprocess.eigen_floor = parse_double("--eigen-floor", v);
        }},
-      {"--init", "patches | gaussian | FILE.npy of H x D weights, D counted after whitening; default patches",
+      {"--init",
+       "patches | gaussian | FILE.npy of H x D weights, D counted after whitening; default patches",
        [](TrainConfig& c, const std::string& v) {
          if (v == "patches") {
            c.init.kind = InitKind::Patches;
@@ -128,8 +127,7 @@ std::vector<Flag> train_flags() {
        [](TrainConfig& c, const std::string& v) { c.device = v; }},
       {"--math", "fp32 | tf32: tensor-core TF32 GEMMs on the GPU (default fp32)",
        [](TrainConfig& c, const std::string& v) {
-         ZAE_REQUIRE(v == "fp32" || v == "tf32", "invalid --math '", v,
-                     "': expected fp32 or tf32");
+         ZAE_REQUIRE(v == "fp32" || v == "tf32", "invalid --math '", v, "': expected fp32 or tf32");
          c.tf32 = v == "tf32";
        }},
       {"--out", "run folder (default runs/zae)",
@@ -141,21 +139,18 @@ std::vector<Flag> train_flags() {
          c.checkpoint_every = parse_int("--checkpoint-every", v);
        }},
       {"--threads", "CPU threads for BLAS and OpenMP; 0 keeps the default",
-       [](TrainConfig& c, const std::string& v) {
-         c.threads = parse_int32("--threads", v);
-       }},
+       [](TrainConfig& c, const std::string& v) { c.threads = parse_int32("--threads", v); }},
   };
 }
 
 // The placeholder shown in --help for a flag's value.
 std::string value_name(const std::string& flag) {
-  static const std::set<std::string> booleans = {"--visible-bias", "--shuffle",
-                                                 "--contrast-norm"};
-  static const std::set<std::string> integers = {"--hidden", "--epochs", "--batch",
-                                                 "--seed", "--components", "--log-every",
-                                                 "--checkpoint-every", "--threads"};
+  static const std::set<std::string> booleans = {"--visible-bias", "--shuffle", "--contrast-norm"};
+  static const std::set<std::string> integers = {
+      "--hidden",    "--epochs",           "--batch",  "--seed", "--components",
+      "--log-every", "--checkpoint-every", "--threads"};
   static const std::set<std::string> names = {"--activation", "--schedule", "--whiten",
-                                              "--init", "--device", "--math"};
+                                              "--init",       "--device",   "--math"};
   if (booleans.count(flag) > 0) return "BOOL";
   if (integers.count(flag) > 0) return "N";
   if (names.count(flag) > 0) return "NAME";
@@ -167,9 +162,9 @@ std::string value_name(const std::string& flag) {
 
 // Flags a resumed run may change: they do not alter the trajectory of the weights.
 const std::set<std::string>& resumable_flags() {
-  static const std::set<std::string> flags = {"--data",  "--epochs",    "--out",
-                                              "--device", "--math",     "--log-every",
-                                              "--checkpoint-every", "--threads"};
+  static const std::set<std::string> flags = {
+      "--data",      "--epochs",           "--out",    "--device", "--math",
+      "--log-every", "--checkpoint-every", "--threads"};
   return flags;
 }
 

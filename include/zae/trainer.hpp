@@ -25,7 +25,7 @@ class Interrupted : public Error {
 int64_t steps_per_epoch(int64_t rows, int batch);
 
 // Row order of an epoch: a Fisher-Yates shuffle driven by Philox keyed by (seed, epoch), or
-// 0..n-1 when shuffle is false. Depends on nothing else, so a resumed run sees the same order.
+// 0..n-1 when shuffle is false. Depends on nothing else, so a resumed run gets the same order.
 std::vector<int64_t> epoch_order(uint64_t seed, int64_t epoch, int64_t rows, bool shuffle);
 
 // Initial weights from `init`: Gaussian(0, std) or scale times randomly drawn rows of the
