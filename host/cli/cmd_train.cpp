@@ -29,9 +29,10 @@ struct Flag {
 
 std::vector<Flag> train_flags() {
   return {
-      {"--data", "training rows, .npy (N x D, or N x h x w [x c] patches); required",
+      {"--data",
+       "training rows, .npy (N x D, or N x h x w [x c] patches); required unless --resume",
        [](TrainConfig& c, const std::string& v) { c.data = v; }},
-      {"--hidden", "number of hidden units H; required",
+      {"--hidden", "number of hidden units H; required unless --resume",
        [](TrainConfig& c, const std::string& v) { c.model.hidden = parse_int32("--hidden", v); }},
       {"--activation",
        "trec | tlin (zero-bias) or relu | sigmoid | linear (with hidden bias); default trec",
