@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "test_cases.hpp"
 #include "test_util.hpp"
 #include "zae/backend.hpp"
 #include "zae/error.hpp"
@@ -14,61 +15,8 @@
 namespace zae {
 namespace {
 
-struct Shape {
-  int D, H, B;
-};
-
-struct Case {
-  ModelConfig model;
-  Params params;
-  std::vector<float> X;
-  int B = 0;
-};
-
-// Number of active units of the case's batch, computed in double.
-int count_active(const Case& c) {
-  int on = 0;
-  for (int i = 0; i < c.B; ++i) {
-    for (int j = 0; j < c.model.hidden; ++j) {
-      double a = c.params.b.empty() ? 0.0 : c.params.b[j];
-      for (int k = 0; k < c.model.visible; ++k) {
-        a += double(c.X[size_t(i) * c.model.visible + k]) *
-             c.params.W[size_t(j) * c.model.visible + k];
-      }
-      on += is_active_d(c.model.activation, a, c.model.threshold);
-    }
-  }
-  return on;
-}
-
-Case draw_case(Shape s, Activation act, bool visible_bias, uint64_t seed) {
-  Case c;
-  c.model.visible = s.D;
-  c.model.hidden = s.H;
-  c.model.activation = act;
-  c.model.threshold = 1.0f;
-  c.model.visible_bias = visible_bias;
-  c.B = s.B;
-  c.params = Params::zeros(c.model);
-  // Weight scale keeps pre-activations around the threshold for any D.
-  const float w_scale = 1.2f / std::sqrt(float(s.D));
-  c.params.W = test::random_normal(c.params.W.size(), seed, w_scale);
-  if (!c.params.b.empty()) c.params.b = test::random_normal(c.params.b.size(), seed + 1, 0.3f);
-  if (!c.params.c.empty()) c.params.c = test::random_normal(c.params.c.size(), seed + 2, 0.1f);
-  c.X = test::random_normal(size_t(s.B) * s.D, seed + 3, 1.0f);
-  test::keep_away_from_kinks(c.model, c.params, c.X, s.B, 1e-3, seed + 4);
-  return c;
-}
-
-// A case with at least one active unit, so that no comparison passes on all-zero gradients.
-Case make_case(Shape s, Activation act, bool visible_bias, uint64_t seed) {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    Case c = draw_case(s, act, visible_bias, seed + 1000 * attempt);
-    if (count_active(c) > 0) return c;
-  }
-  ADD_FAILURE() << "no draw with an active unit";
-  return draw_case(s, act, visible_bias, seed);
-}
+using test::Case;
+using test::Shape;
 
 // float32 sums of up to 2B products drift by about K * 2^-24 of the largest term; the absolute
 // part is scaled by the tensor's largest magnitude for that reason.
@@ -81,7 +29,7 @@ class CpuVsReference : public ::testing::TestWithParam<Param> {};
 
 TEST_P(CpuVsReference, GradientsMatch) {
   const auto [shape, act] = GetParam();
-  Case c = make_case(shape, act, true, 100 + shape.D);
+  Case c = test::make_case(shape, act, true, 100 + shape.D);
   auto ref = make_reference_backend(c.model);
   auto cpu = make_cpu_backend(c.model);
   ref->set_state(c.params, Params::zeros(c.model));
@@ -104,7 +52,7 @@ TEST_P(CpuVsReference, GradientsMatch) {
 
 TEST_P(CpuVsReference, StepsMatch) {
   const auto [shape, act] = GetParam();
-  Case c = make_case(shape, act, true, 200 + shape.H);
+  Case c = test::make_case(shape, act, true, 200 + shape.H);
   auto ref = make_reference_backend(c.model);
   auto cpu = make_cpu_backend(c.model);
   for (Backend* b : {ref.get(), cpu.get()}) {
@@ -153,7 +101,7 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(CpuBackend, RepeatsBitIdentically) {
-  Case c = make_case({127, 65, 40}, Activation::TRec, true, 7);
+  Case c = test::make_case({127, 65, 40}, Activation::TRec, true, 7);
   std::vector<float> first;
   for (int run = 0; run < 2; ++run) {
     auto cpu = make_cpu_backend(c.model);
@@ -176,7 +124,7 @@ TEST(CpuBackend, RepeatsBitIdentically) {
 
 // A final partial batch of b rows out of a nominal B moves the weights by b/B of a full step.
 TEST(CpuBackend, PartialBatchWeightedBySize) {
-  Case c = make_case({9, 6, 2}, Activation::TLin, false, 9);
+  Case c = test::make_case({9, 6, 2}, Activation::TLin, false, 9);
   auto cpu = make_cpu_backend(c.model);
   cpu->set_state(c.params, Params::zeros(c.model));
   const Gradients g = cpu->compute_gradients(c.X.data(), 2);
@@ -192,7 +140,7 @@ TEST(CpuBackend, PartialBatchWeightedBySize) {
 }
 
 TEST(CpuBackend, EncodeMatchesReference) {
-  Case c = make_case({31, 33, 17}, Activation::TRec, true, 5);
+  Case c = test::make_case({31, 33, 17}, Activation::TRec, true, 5);
   auto ref = make_reference_backend(c.model);
   auto cpu = make_cpu_backend(c.model);
   ref->set_state(c.params, Params::zeros(c.model));
@@ -208,7 +156,7 @@ TEST(CpuBackend, EncodeMatchesReference) {
 }
 
 TEST(CpuBackend, RejectsBadRanges) {
-  Case c = make_case({4, 3, 2}, Activation::TRec, true, 3);
+  Case c = test::make_case({4, 3, 2}, Activation::TRec, true, 3);
   auto cpu = make_cpu_backend(c.model);
   cpu->set_data(c.X.data(), 2);
   cpu->set_order({0, 5});
