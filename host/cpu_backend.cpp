@@ -45,37 +45,15 @@ constexpr int64_t kParallelMinElements = 32768;
 
 bool worth_parallel(int64_t elements) { return elements >= kParallelMinElements; }
 
-class CpuBackend final : public Backend {
+class CpuBackend final : public HostBackend {
  public:
-  explicit CpuBackend(const ModelConfig& config)
-      : config_(config), params_(Params::zeros(config)), velocity_(Params::zeros(config)) {
-    config_.validate();
+  explicit CpuBackend(const ModelConfig& config) : HostBackend(config) {
     grad_w_.resize(params_.W.size());
     grad_b_.resize(params_.b.size());
     grad_c_.resize(params_.c.size());
   }
 
   std::string name() const override { return "cpu"; }
-  const ModelConfig& config() const override { return config_; }
-
-  void set_state(const Params& params, const Params& velocity) override {
-    check_params_shape(config_, params, "parameters");
-    check_params_shape(config_, velocity, "velocities");
-    params_ = params;
-    velocity_ = velocity;
-  }
-
-  void get_state(Params& params, Params& velocity) override {
-    params = params_;
-    velocity = velocity_;
-  }
-
-  void set_data(const float* rows, int64_t n) override {
-    data_ = rows;
-    data_rows_ = n;
-  }
-
-  void set_order(const std::vector<int64_t>& order) override { order_ = order; }
 
   void step(int64_t first, int rows, const StepOptions& options) override {
     check_step_range(order_, data_rows_, first, rows);
@@ -83,15 +61,8 @@ class CpuBackend final : public Backend {
     gather(first, rows);
     const int divisor = options.nominal_batch > 0 ? options.nominal_batch : rows;
     const Totals totals = forward_backward(rows, divisor, &options);
-    records_.push_back({totals.loss_sum / rows,
-                        double(totals.active_count) / (double(rows) * config_.hidden), rows});
+    record(totals.loss_sum, totals.active_count, rows);
     update(options);
-  }
-
-  std::vector<StepRecord> take_records() override {
-    std::vector<StepRecord> out;
-    out.swap(records_);
-    return out;
   }
 
   Gradients compute_gradients(const float* batch, int rows) override {
@@ -346,9 +317,6 @@ class CpuBackend final : public Backend {
     update_tensor(params_.c, velocity_.c, grad_c_, o, 0.0f);
   }
 
-  ModelConfig config_;
-  Params params_;
-  Params velocity_;
   std::vector<float> grad_w_, grad_b_, grad_c_;
   std::vector<float> stack_x_, stack_h_, pre_;
   std::vector<uint8_t> active_;
@@ -356,10 +324,6 @@ class CpuBackend final : public Backend {
   std::vector<double> partial_;  // per-thread column sums, threads x max(D, H)
   std::vector<int> row_active_;
   int capacity_ = 0;
-  const float* data_ = nullptr;
-  int64_t data_rows_ = 0;
-  std::vector<int64_t> order_;
-  std::vector<StepRecord> records_;
 };
 
 }  // namespace

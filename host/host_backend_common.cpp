@@ -31,4 +31,37 @@ void check_step_range(const std::vector<int64_t>& order, int64_t data_rows, int6
   }
 }
 
+HostBackend::HostBackend(const ModelConfig& config)
+    : config_(config), params_(Params::zeros(config)), velocity_(Params::zeros(config)) {
+  config_.validate();
+}
+
+void HostBackend::set_state(const Params& params, const Params& velocity) {
+  check_params_shape(config_, params, "parameters");
+  check_params_shape(config_, velocity, "velocities");
+  params_ = params;
+  velocity_ = velocity;
+}
+
+void HostBackend::get_state(Params& params, Params& velocity) {
+  params = params_;
+  velocity = velocity_;
+}
+
+void HostBackend::set_data(const float* rows, int64_t n) {
+  data_ = rows;
+  data_rows_ = n;
+}
+
+std::vector<StepRecord> HostBackend::take_records() {
+  std::vector<StepRecord> out;
+  out.swap(records_);
+  return out;
+}
+
+void HostBackend::record(double loss_sum, int64_t active_count, int rows) {
+  records_.push_back(
+      {loss_sum / rows, double(active_count) / (double(rows) * config_.hidden), rows});
+}
+
 }  // namespace zae

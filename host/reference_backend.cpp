@@ -16,34 +16,12 @@
 namespace zae {
 namespace {
 
-class ReferenceBackend final : public Backend {
+class ReferenceBackend final : public HostBackend {
  public:
-  explicit ReferenceBackend(const ModelConfig& config)
-      : config_(config), params_(Params::zeros(config)), velocity_(Params::zeros(config)) {
-    config_.validate();
+  explicit ReferenceBackend(const ModelConfig& config) : HostBackend(config) {
   }
 
   std::string name() const override { return "reference"; }
-  const ModelConfig& config() const override { return config_; }
-
-  void set_state(const Params& params, const Params& velocity) override {
-    check_params_shape(config_, params, "parameters");
-    check_params_shape(config_, velocity, "velocities");
-    params_ = params;
-    velocity_ = velocity;
-  }
-
-  void get_state(Params& params, Params& velocity) override {
-    params = params_;
-    velocity = velocity_;
-  }
-
-  void set_data(const float* rows, int64_t n) override {
-    data_ = rows;
-    data_rows_ = n;
-  }
-
-  void set_order(const std::vector<int64_t>& order) override { order_ = order; }
 
   void step(int64_t first, int rows, const StepOptions& options) override {
     check_step_range(order_, data_rows_, first, rows);
@@ -56,16 +34,8 @@ class ReferenceBackend final : public Backend {
 
     const int divisor = options.nominal_batch > 0 ? options.nominal_batch : rows;
     Pass pass = run(batch.data(), rows, divisor);
-    records_.push_back({pass.loss_sum / rows,
-                        static_cast<double>(pass.active_count) / (double(rows) * config_.hidden),
-                        rows});
+    record(pass.loss_sum, pass.active_count, rows);
     apply_update(pass, options);
-  }
-
-  std::vector<StepRecord> take_records() override {
-    std::vector<StepRecord> out;
-    out.swap(records_);
-    return out;
   }
 
   Gradients compute_gradients(const float* batch, int rows) override {
@@ -191,13 +161,6 @@ class ReferenceBackend final : public Backend {
     for (size_t i = 0; i < in.size(); ++i) out[i] = static_cast<float>(in[i]);
   }
 
-  ModelConfig config_;
-  Params params_;
-  Params velocity_;
-  const float* data_ = nullptr;
-  int64_t data_rows_ = 0;
-  std::vector<int64_t> order_;
-  std::vector<StepRecord> records_;
 };
 
 }  // namespace
