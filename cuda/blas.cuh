@@ -2,6 +2,7 @@
 // step_plan.hpp. FP32 by default: math mode CUBLAS_DEFAULT_MATH with compute type
 // CUBLAS_COMPUTE_32F, which in cuBLAS 13 does not down-convert inputs to TF32. With
 // allow_tf32 the GEMMs use CUBLAS_TF32_TENSOR_OP_MATH and CUBLAS_COMPUTE_32F_FAST_TF32.
+// The cuBLAS functions come from the run-time loaded table of cublas_loader.hpp.
 #pragma once
 
 #include <cublas_v2.h>
@@ -11,8 +12,11 @@
 
 namespace zae::cuda {
 
+struct CublasApi;
+
 class Blas {
  public:
+  // Loads cuBLAS on first use and throws zae::Error when it cannot be loaded.
   Blas(cudaStream_t stream, bool allow_tf32);
   Blas(const Blas&) = delete;
   Blas& operator=(const Blas&) = delete;
@@ -23,6 +27,7 @@ class Blas {
   bool tf32() const { return allow_tf32_; }
 
  private:
+  const CublasApi& api_;
   cublasHandle_t handle_ = nullptr;
   bool allow_tf32_ = false;
 };

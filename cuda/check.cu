@@ -2,7 +2,9 @@
 #include "check.cuh"
 
 #include <cstdio>
+#include <string>
 
+#include "cublas_loader.hpp"
 #include "zae/error.hpp"
 
 namespace zae::cuda {
@@ -28,6 +30,19 @@ const char* curand_status_name(curandStatus_t status) {
   return "unknown cuRAND status";
 }
 
+// Returns "NAME (description)" from cuBLAS, or the status number when cuBLAS cannot be loaded,
+// so that a failed load does not replace the error being reported.
+std::string cublas_status_text(cublasStatus_t status) {
+  try {
+    const CublasApi& api = cublas();
+    return detail::concat(api.cublasGetStatusName(status), " (",
+                          api.cublasGetStatusString(status), ")");
+  } catch (const Error&) {
+    return detail::concat("cuBLAS status ", static_cast<int>(status),
+                          " (cuBLAS could not be loaded to name it)");
+  }
+}
+
 }  // namespace
 
 void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
@@ -39,8 +54,7 @@ void throw_cuda_error(cudaError_t status, const char* call, const char* file, in
 }
 
 void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line) {
-  fail(call, " failed at ", file, ":", line, ": ", cublasGetStatusName(status), " (",
-       cublasGetStatusString(status), ")");
+  fail(call, " failed at ", file, ":", line, ": ", cublas_status_text(status));
 }
 
 void throw_curand_error(curandStatus_t status, const char* call, const char* file, int line) {
@@ -56,8 +70,8 @@ void warn_cuda_error(cudaError_t status, const char* call, const char* file, int
 void warn_cublas_error(cublasStatus_t status, const char* call, const char* file,
                        int line) noexcept {
   if (status == CUBLAS_STATUS_SUCCESS) return;
-  std::fprintf(stderr, "zae: warning: %s failed at %s:%d: %s (%s)\n", call, file, line,
-               cublasGetStatusName(status), cublasGetStatusString(status));
+  std::fprintf(stderr, "zae: warning: %s failed at %s:%d: %s\n", call, file, line,
+               cublas_status_text(status).c_str());
 }
 
 }  // namespace zae::cuda
