@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <thread>
 
 #include <cblas.h>
 #include <nlohmann/json.hpp>
@@ -283,6 +284,29 @@ void check_memory(const ModelConfig& model, int64_t rows, int batch) {
   }
 }
 
+// Runnable tasks other than this thread, the fewest of five samples of procs_running in
+// /proc/stat taken 20 ms apart, so that a moment's burst or a build that just ended does not
+// count. Returns 0 where /proc is not available.
+int other_runnable_tasks() {
+  int fewest = std::numeric_limits<int>::max();
+  for (int sample = 0; sample < 5; ++sample) {
+    if (sample > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::ifstream stat("/proc/stat");
+    std::string key;
+    int running = -1;
+    while (stat >> key) {
+      if (key == "procs_running") {
+        stat >> running;
+        break;
+      }
+      stat.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    if (running < 0) return 0;
+    fewest = std::min(fewest, running - 1);
+  }
+  return fewest;
+}
+
 // Lines for the log about settings that are allowed but may not do what was meant.
 void log_notes(RunLog& log, const TrainConfig& config, const Checkpoint* resumed,
                int64_t rows) {
@@ -303,13 +327,12 @@ void log_notes(RunLog& log, const TrainConfig& config, const Checkpoint* resumed
       // An unreadable stored configuration was already rejected when the flags were checked.
     }
   }
-  double load = 0.0;
-  std::ifstream loadavg("/proc/loadavg");
   const int threads = omp_get_max_threads();
-  if (threads > 1 && (loadavg >> load) && load > double(threads) - 0.5) {
-    log.message("note: this machine is busy (load " + format_number(load) + " on " +
-                std::to_string(threads) + " threads); if steps are slow, try --threads 1 or "
-                "OMP_WAIT_POLICY=passive");
+  const int others = other_runnable_tasks();
+  if (threads > 1 && others >= threads) {
+    log.message("note: this machine is busy (" + std::to_string(others) +
+                " other runnable tasks for " + std::to_string(threads) +
+                " threads); if steps are slow, try --threads 1 or OMP_WAIT_POLICY=passive");
   }
 }
 
