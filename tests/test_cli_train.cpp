@@ -287,7 +287,7 @@ double reported_peak_mib(const std::string& output) {
   return at == std::string::npos ? -1.0 : std::stod(output.substr(at + key.size()));
 }
 
-// Training holds the data set once plus buffers of O(B (D + H) + H D): between a small and a
+// Training keeps the data set once plus buffers of O(B (D + H) + H D): between a small and a
 // large data set the reported peak grows by about the size of the larger of the input and the
 // whitened copy, never by both.
 TEST_F(CliTrain, PeakMemoryGrowsWithOneCopy) {

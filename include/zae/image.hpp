@@ -20,7 +20,7 @@ struct Image {
 Image load_image(const std::string& path);
 
 // The image files (.png, .jpg, .jpeg, any case) directly inside `folder`, sorted by name.
-// Throws zae::Error when the folder is missing or holds none.
+// Throws zae::Error when the folder is missing or contains none.
 std::vector<std::string> list_images(const std::string& folder);
 
 struct PatchOptions {
