@@ -209,8 +209,9 @@ TEST_F(CliTrain, InterruptWritesCheckpointAndResumes) {
 
   const std::string command = std::string(ZAE_CLI_PATH) + " " + args + dir_.path("cut") +
                               " > " + dir_.path("cut.log") + " 2>&1 & pid=$!; "
-                              "while [ ! -f " + dir_.path("cut/checkpoint.safetensors") +
-                              " ]; do sleep 0.05; done; kill -INT $pid; wait $pid; echo $? > " +
+                              "i=0; while [ ! -f " + dir_.path("cut/checkpoint.safetensors") +
+                              " ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; "
+                              "kill -INT $pid; wait $pid; echo $? > " +
                               dir_.path("status");
   ASSERT_EQ(std::system(command.c_str()), 0);
   const std::string status = read_bytes(dir_.path("status"));
