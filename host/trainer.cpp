@@ -7,22 +7,20 @@
 // parameters, velocities and step to resume exactly, even in the middle of an epoch.
 #include "zae/trainer.hpp"
 
+#include <cblas.h>
+#include <omp.h>
 #include <unistd.h>
-
-#include <csignal>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <thread>
-
-#include <cblas.h>
 #include <nlohmann/json.hpp>
-#include <omp.h>
+#include <thread>
 
 #include "zae/error.hpp"
 #include "zae/image.hpp"
@@ -32,118 +30,6 @@
 #include "zae/run_log.hpp"
 
 namespace zae {
-
-int64_t steps_per_epoch(int64_t rows, int batch) {
-  ZAE_REQUIRE(rows > 0 && batch > 0, "steps_per_epoch needs rows > 0 and batch > 0");
-  return (rows + batch - 1) / batch;
-}
-
-namespace {
-
-// Uniform integer in [0, bound) from a Philox draw, by rejection so there is no modulo bias.
-int64_t uniform_below(uint64_t seed, RandomStream stream, uint64_t a, uint64_t b,
-                      int64_t bound) {
-  const uint64_t range = static_cast<uint64_t>(bound);
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % range;
-  for (uint32_t attempt = 0;; ++attempt) {
-    const Philox4 r = philox4x32(static_cast<uint32_t>(a), static_cast<uint32_t>(b),
-                                 static_cast<uint32_t>(stream) | (attempt << 8),
-                                 static_cast<uint32_t>(a >> 32), seed_low(seed),
-                                 seed_high(seed));
-    const uint64_t value = (static_cast<uint64_t>(r.v[0]) << 32) | r.v[1];
-    if (value < limit) return static_cast<int64_t>(value % range);
-  }
-}
-
-}  // namespace
-
-std::vector<int64_t> epoch_order(uint64_t seed, int64_t epoch, int64_t rows, bool shuffle) {
-  std::vector<int64_t> order(rows);
-  for (int64_t i = 0; i < rows; ++i) order[i] = i;
-  if (!shuffle) return order;
-  for (int64_t i = rows - 1; i > 0; --i) {
-    const int64_t j = uniform_below(seed, RandomStream::Shuffle, static_cast<uint64_t>(i),
-                                    static_cast<uint64_t>(epoch), i + 1);
-    std::swap(order[i], order[j]);
-  }
-  return order;
-}
-
-Params initial_params(const ModelConfig& model, const InitConfig& init, const float* rows,
-                      int64_t n, uint64_t seed) {
-  Params p = Params::zeros(model);
-  const int D = model.visible;
-  const int H = model.hidden;
-
-  if (init.kind == InitKind::File) {
-    NpyMatrix w = NpyMatrix::load(init.file);
-    ZAE_REQUIRE(w.rows() == H && w.cols() == D, "--init ", init.file, ": weights are ",
-                w.rows(), " x ", w.cols(), " but the model needs ", H, " x ", D,
-                " (hidden x visible after preprocessing)");
-    std::copy(w.data(), w.data() + size_t(H) * D, p.W.begin());
-    for (size_t i = 0; i < p.W.size(); ++i) {
-      ZAE_REQUIRE(std::isfinite(p.W[i]), "--init ", init.file, ": non-finite weight at row ",
-                  i / D, ", column ", i % D);
-    }
-    return p;
-  }
-
-  if (init.kind == InitKind::Patches) {
-    ZAE_REQUIRE(n > 0, "cannot initialise from patches: the data set is empty");
-    for (int j = 0; j < H; ++j) {
-      const int64_t row = uniform_below(seed, RandomStream::InitPatches, uint64_t(j), 0, n);
-      for (int k = 0; k < D; ++k) {
-        p.W[size_t(j) * D + k] = static_cast<float>(init.scale * rows[row * D + k]);
-      }
-    }
-    return p;
-  }
-
-  const size_t count = p.W.size();
-  for (size_t i = 0; i < count; i += 2) {
-    const Philox4 r = philox4x32(static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32),
-                                 static_cast<uint32_t>(RandomStream::InitWeights), 0,
-                                 seed_low(seed), seed_high(seed));
-    const float u1 = philox_uniform(r.v[0]);
-    const float u2 = philox_uniform(r.v[1]);
-    const float radius = std::sqrt(-2.0f * std::log(u1));
-    const float angle = 6.28318530717958647692f * u2;
-    p.W[i] = static_cast<float>(init.std * radius * std::cos(angle));
-    if (i + 1 < count) p.W[i + 1] = static_cast<float>(init.std * radius * std::sin(angle));
-  }
-  return p;
-}
-
-std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConfig& model,
-                                      bool allow_tf32, std::string* note) {
-  std::string text;
-  std::unique_ptr<Backend> backend;
-  if (device == "cpu") {
-    backend = make_cpu_backend(model);
-  } else if (device == "reference") {
-    backend = make_reference_backend(model);
-  } else if (device == "cuda") {
-    ZAE_REQUIRE(cuda_compiled_in(), "--device cuda: this zae was built without CUDA; "
-                "use --device cpu or rebuild with the CUDA toolkit");
-    ZAE_REQUIRE(cuda_device_count() > 0, "--device cuda: no CUDA device found; "
-                "use --device cpu or --device auto");
-    backend = make_cuda_backend(model, 0, allow_tf32);
-  } else if (device == "auto") {
-    if (cuda_device_count() > 0) {
-      backend = make_cuda_backend(model, 0, allow_tf32);
-      text = "device auto: a CUDA device is present, training on " + backend->name();
-    } else {
-      backend = make_cpu_backend(model);
-      text = cuda_compiled_in() ? "device auto: no CUDA device found, training on the cpu"
-                                : "device auto: CUDA not compiled in, training on the cpu";
-    }
-  } else {
-    fail("invalid --device '", device, "': expected auto, cpu, cuda or reference");
-  }
-  if (text.empty()) text = "device " + device + ": training on " + backend->name();
-  if (note != nullptr) *note = text;
-  return backend;
-}
 
 namespace {
 
@@ -271,15 +157,16 @@ class InterruptGuard {
 // would not fit in this machine's memory, before anything large is allocated.
 void check_memory(const ModelConfig& model, int64_t rows, int batch) {
   const double H = model.hidden, D = model.visible;
-  const double bytes = 4.0 * (3.0 * H * D + double(std::min<int64_t>(batch, rows)) *
-                                                (3.0 * H + 2.0 * D)) +
-                       double(batch) * H;
+  const double bytes =
+      4.0 * (3.0 * H * D + double(std::min<int64_t>(batch, rows)) * (3.0 * H + 2.0 * D)) +
+      double(batch) * H;
   const double physical = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
   if (physical > 0 && bytes > 0.9 * physical) {
     fail("--hidden ", model.hidden, " with ", model.visible, " inputs and --batch ", batch,
          " needs about ", format_number(bytes / double(1ull << 30)),
          " GiB for weights, velocities, gradients and batch buffers, more than this machine's ",
-         format_number(physical / double(1ull << 30)), " GiB: use fewer hidden units or a "
+         format_number(physical / double(1ull << 30)),
+         " GiB: use fewer hidden units or a "
          "smaller batch");
   }
 }
@@ -308,8 +195,7 @@ int other_runnable_tasks() {
 }
 
 // Lines for the log about settings that are allowed but may not do what was meant.
-void log_notes(RunLog& log, const TrainConfig& config, const Checkpoint* resumed,
-               int64_t rows) {
+void log_notes(RunLog& log, const TrainConfig& config, const Checkpoint* resumed, int64_t rows) {
   if (config.tf32 && config.device == "cpu") {
     log.message("note: --math tf32 applies to the GPU only; the CPU computes in fp32");
   }
@@ -320,8 +206,7 @@ void log_notes(RunLog& log, const TrainConfig& config, const Checkpoint* resumed
       if (stored_rows >= 0 && stored_rows != rows) {
         log.message("note: the checkpoint was trained on " + std::to_string(stored_rows) +
                     " rows of " + stored.value("data", std::string("?")) +
-                    "; this run continues on " + std::to_string(rows) + " rows of " +
-                    config.data);
+                    "; this run continues on " + std::to_string(rows) + " rows of " + config.data);
       }
     } catch (const nlohmann::json::exception&) {
       // An unreadable stored configuration was already rejected when the flags were checked.
@@ -346,27 +231,24 @@ double peak_resident_mib() {
   return 0.0;
 }
 
-}  // namespace
+// The rows a run trains on, with the preprocessing that produced them.
+struct TrainingData {
+  NpyMatrix rows;  // preprocessed rows, or the mapped file itself when no preprocessing applies
+  Preprocessor preprocess = Preprocessor::identity(1);
+  std::vector<int64_t> raw_shape;  // shape of the file, for the patch geometry of filters.png
+  int input_dim = 0;
+};
 
-double train(const TrainConfig& input_config) {
-  TrainConfig config = input_config;
-  config.validate();
-  if (config.threads > 0) {
-    omp_set_num_threads(config.threads);
-    openblas_set_num_threads(config.threads);
-  }
-
-  // Resume: the checkpoint's state and preprocessing win; the data must match.
-  Checkpoint resumed;
-  const bool resuming = !config.resume.empty();
-  if (resuming) resumed = load_checkpoint(config.resume);
-
+// Reads, checks and preprocesses the training rows. The preprocessing is fitted here for a
+// fresh run and taken from the checkpoint for a resumed one.
+TrainingData load_training_data(const TrainConfig& config, const Checkpoint* resumed) {
+  const bool resuming = resumed != nullptr;
   NpyMatrix raw = NpyMatrix::load(config.data);
   ZAE_REQUIRE(raw.rows() > 0, config.data, ": the data set has no rows");
-  ZAE_REQUIRE(raw.cols() > 0, config.data, ": the rows have no values (shape ",
-              raw.rows(), " x 0)");
-  ZAE_REQUIRE(raw.cols() <= std::numeric_limits<int>::max(), config.data, ": rows of ",
-              raw.cols(), " values are more than zae supports");
+  ZAE_REQUIRE(raw.cols() > 0, config.data, ": the rows have no values (shape ", raw.rows(),
+              " x 0)");
+  ZAE_REQUIRE(raw.cols() <= std::numeric_limits<int>::max(), config.data, ": rows of ", raw.cols(),
+              " values are more than zae supports");
   ZAE_REQUIRE(!config.preprocess.contrast_norm || raw.cols() >= 2 || resuming, config.data,
               ": contrast normalisation of rows with one value leaves only zeros: use "
               "--contrast-norm false, or rows of several values");
@@ -375,10 +257,10 @@ double train(const TrainConfig& input_config) {
 
   Preprocessor pre = Preprocessor::identity(input_dim);
   if (resuming) {
-    pre = resumed.preprocess;
+    pre = resumed->preprocess;
     ZAE_REQUIRE(pre.input_dim() == input_dim, "--resume ", config.resume,
-                ": the checkpoint expects rows of ", pre.input_dim(), " values but ",
-                config.data, " has ", input_dim, ": resume with the data it was trained on");
+                ": the checkpoint expects rows of ", pre.input_dim(), " values but ", config.data,
+                " has ", input_dim, ": resume with the data it was trained on");
   } else if (config.preprocess.contrast_norm || config.preprocess.whiten != Whiten::None) {
     pre = Preprocessor::fit(config.preprocess, raw.data(), raw.rows(), input_dim);
   }
@@ -387,7 +269,6 @@ double train(const TrainConfig& input_config) {
   // The raw mapping is released once the prepared copy exists, so training holds one copy.
   const std::vector<int64_t> raw_shape = raw.shape();
   NpyMatrix prepared;
-  const NpyMatrix* rows = &raw;
   if (!pre.is_identity()) {
     // Block by block, dropping each input block from the resident set once it is
     // transformed, so the mapped input and the prepared copy are never both resident in full.
@@ -401,48 +282,18 @@ double train(const TrainConfig& input_config) {
       raw.release_rows(start, count);
     }
     prepared = NpyMatrix::from_vector(std::move(out), raw.rows(), pre.output_dim());
-    rows = &prepared;
-    raw = NpyMatrix();
   }
-  const int64_t n = rows->rows();
+  TrainingData data;
+  data.input_dim = input_dim;
+  data.raw_shape = raw_shape;
+  data.preprocess = pre;
+  data.rows = pre.is_identity() ? std::move(raw) : std::move(prepared);
+  return data;
+}
 
-  config.model.visible = pre.output_dim();
-  config.model.validate();
-  if (resuming) {
-    ZAE_REQUIRE(resumed.model.visible == config.model.visible &&
-                    resumed.model.hidden == config.model.hidden,
-                "--resume ", config.resume, ": the checkpoint has ", resumed.model.hidden,
-                " x ", resumed.model.visible, " weights but this run needs ",
-                config.model.hidden, " x ", config.model.visible);
-  }
-
-  const int64_t per_epoch = steps_per_epoch(n, config.batch);
-  ZAE_REQUIRE(config.epochs <= std::numeric_limits<int64_t>::max() / per_epoch,
-              "invalid --epochs ", config.epochs, ": ", config.epochs, " epochs of ", per_epoch,
-              " steps overflow the step counter");
-  const int64_t total_steps = config.epochs * per_epoch;
-  const ScheduleConfig schedule = config.schedule_for(n);
-  const int64_t start_step = resuming ? resumed.step : 0;
-  if (resuming) {
-    ZAE_REQUIRE(start_step <= total_steps, "--resume ", config.resume,
-                ": the checkpoint is at step ", start_step, " (", resumed.epoch,
-                " epochs completed) but --epochs ", config.epochs, " ends at step ",
-                total_steps, ": raise --epochs to train further");
-  }
-  check_memory(config.model, n, config.batch);
-
-  std::string device_note;
-  std::unique_ptr<Backend> backend =
-      make_backend(config.device, config.model, config.tf32, &device_note);
-  if (resuming) {
-    backend->set_state(resumed.params, resumed.velocity);
-  } else {
-    const Params params = initial_params(config.model, config.init, rows->data(), n, config.seed);
-    backend->set_state(params, Params::zeros(config.model));
-  }
-  backend->set_data(rows->data(), n);
-
-  // Run folder. A fresh run does not replace another run's files unless asked to.
+// Checks and creates the run folder and writes config.json. A fresh run does not replace
+// another run's files unless --overwrite is given.
+void prepare_run_folder(const TrainConfig& config, bool resuming) {
   if (!resuming && !config.overwrite) {
     for (const char* name : {"final.safetensors", "checkpoint.safetensors"}) {
       const std::string existing = config.out + "/" + name;
@@ -461,15 +312,20 @@ double train(const TrainConfig& input_config) {
   }
   const std::string config_text = config.to_json().dump(2) + "\n";
   write_text_atomic(config.out + "/config.json", config_text);
-  RunLog log(config.out, resuming, start_step, ::isatty(STDERR_FILENO) != 0);
+}
 
-  log.message(device_note);
-  log.settings({
-      {"data", config.data + " (" + std::to_string(n) + " x " +
-                   std::to_string(input_dim) + ")"},
+// The settings table at the top of the log; resume_step is -1 for a fresh run.
+std::vector<std::pair<std::string, std::string>> settings_table(const TrainConfig& config,
+                                                                const TrainingData& data, int64_t n,
+                                                                int64_t total_steps,
+                                                                int64_t per_epoch,
+                                                                int64_t resume_step) {
+  return {
+      {"data",
+       config.data + " (" + std::to_string(n) + " x " + std::to_string(data.input_dim) + ")"},
       {"preprocessing", std::string(config.preprocess.contrast_norm ? "contrast-norm, " : "") +
-                            "whiten " + whiten_name(pre.config().whiten) + ", " +
-                            std::to_string(pre.output_dim()) + " dims"},
+                            "whiten " + whiten_name(data.preprocess.config().whiten) + ", " +
+                            std::to_string(data.preprocess.output_dim()) + " dims"},
       {"model", activation_name(config.model.activation) + ", " +
                     std::to_string(config.model.hidden) + " hidden, threshold " +
                     format_number(config.model.threshold) +
@@ -477,12 +333,106 @@ double train(const TrainConfig& input_config) {
       {"optimizer", "SGD momentum " + format_number(config.momentum) + ", lr " +
                         format_number(config.lr) + " (" + schedule_name(config.schedule) +
                         "), batch " + std::to_string(config.batch)},
-      {"steps", std::to_string(total_steps) + " (" + std::to_string(per_epoch) +
-                    " per epoch, " + std::to_string(config.epochs) + " epochs)" +
-                    (resuming ? ", resuming at " + std::to_string(start_step) : "")},
+      {"steps", std::to_string(total_steps) + " (" + std::to_string(per_epoch) + " per epoch, " +
+                    std::to_string(config.epochs) + " epochs)" +
+                    (resume_step >= 0 ? ", resuming at " + std::to_string(resume_step) : "")},
       {"threads", std::to_string(omp_get_max_threads())},
       {"out", config.out},
-  });
+  };
+}
+
+// Draws the filters of the backend's W, mapped back through the whitening, as a tiled PNG.
+void write_filters(const std::string& path, Backend& backend, const TrainingData& data) {
+  Params params, velocity;
+  backend.get_state(params, velocity);
+  const int hidden = backend.config().hidden;
+  const std::vector<float> filters = filters_in_input_space(data.preprocess, params.W, hidden);
+  int h = 1, w = 1, c = 1;
+  patch_shape(data.raw_shape, data.input_dim, h, w, c);
+  const int zoom = std::clamp(32 / std::max(h, w), 1, 8);
+  write_filter_png(path, filters.data(), hidden, h, w, c, zoom);
+}
+
+// Loss and active fraction of a logging interval: per-step means weighted by their rows.
+struct IntervalMeans {
+  double loss = 0.0;
+  double active_fraction = 0.0;
+};
+
+IntervalMeans interval_means(const std::vector<StepRecord>& records) {
+  IntervalMeans means;
+  int64_t counted = 0;
+  for (const StepRecord& r : records) {
+    means.loss += r.loss * r.rows;
+    means.active_fraction += r.active_fraction * r.rows;
+    counted += r.rows;
+  }
+  means.loss /= double(counted);
+  means.active_fraction /= double(counted);
+  return means;
+}
+
+}  // namespace
+
+double train(const TrainConfig& input_config) {
+  TrainConfig config = input_config;
+  config.validate();
+  if (config.threads > 0) {
+    omp_set_num_threads(config.threads);
+    openblas_set_num_threads(config.threads);
+  }
+
+  // Resume: the checkpoint's state and preprocessing win; the data must match.
+  Checkpoint resumed;
+  const bool resuming = !config.resume.empty();
+  if (resuming) resumed = load_checkpoint(config.resume);
+
+  TrainingData data = load_training_data(config, resuming ? &resumed : nullptr);
+  const Preprocessor& pre = data.preprocess;
+  const NpyMatrix* rows = &data.rows;
+  const int64_t n = rows->rows();
+
+  config.model.visible = pre.output_dim();
+  config.model.validate();
+  if (resuming) {
+    ZAE_REQUIRE(resumed.model.visible == config.model.visible &&
+                    resumed.model.hidden == config.model.hidden,
+                "--resume ", config.resume, ": the checkpoint has ", resumed.model.hidden, " x ",
+                resumed.model.visible, " weights but this run needs ", config.model.hidden, " x ",
+                config.model.visible);
+  }
+
+  const int64_t per_epoch = steps_per_epoch(n, config.batch);
+  ZAE_REQUIRE(config.epochs <= std::numeric_limits<int64_t>::max() / per_epoch, "invalid --epochs ",
+              config.epochs, ": ", config.epochs, " epochs of ", per_epoch,
+              " steps overflow the step counter");
+  const int64_t total_steps = config.epochs * per_epoch;
+  const ScheduleConfig schedule = config.schedule_for(n);
+  const int64_t start_step = resuming ? resumed.step : 0;
+  if (resuming) {
+    ZAE_REQUIRE(start_step <= total_steps, "--resume ", config.resume,
+                ": the checkpoint is at step ", start_step, " (", resumed.epoch,
+                " epochs completed) but --epochs ", config.epochs, " ends at step ", total_steps,
+                ": raise --epochs to train further");
+  }
+  check_memory(config.model, n, config.batch);
+
+  std::string device_note;
+  std::unique_ptr<Backend> backend =
+      make_backend(config.device, config.model, config.tf32, &device_note);
+  if (resuming) {
+    backend->set_state(resumed.params, resumed.velocity);
+  } else {
+    const Params params = initial_params(config.model, config.init, rows->data(), n, config.seed);
+    backend->set_state(params, Params::zeros(config.model));
+  }
+  backend->set_data(rows->data(), n);
+
+  prepare_run_folder(config, resuming);
+  RunLog log(config.out, resuming, start_step, ::isatty(STDERR_FILENO) != 0);
+
+  log.message(device_note);
+  log.settings(settings_table(config, data, n, total_steps, per_epoch, resuming ? start_step : -1));
 
   auto save = [&](const std::string& path, int64_t step) {
     Checkpoint ck;
@@ -528,25 +478,16 @@ double train(const TrainConfig& input_config) {
     const int64_t done = step + 1;
     const bool epoch_end = done % per_epoch == 0;
     if (done % config.log_every == 0 || epoch_end || done == total_steps) {
-      const std::vector<StepRecord> records = backend->take_records();
-      double loss = 0.0, active = 0.0;
-      int64_t counted = 0;
-      for (const StepRecord& r : records) {
-        loss += r.loss * r.rows;
-        active += r.active_fraction * r.rows;
-        counted += r.rows;
-      }
-      loss /= double(counted);
-      active /= double(counted);
+      const IntervalMeans means = interval_means(backend->take_records());
+      const double loss = means.loss;
+      const double active = means.active_fraction;
       if (!std::isfinite(loss)) {
-        const std::string kept =
-            last_checkpoint >= 0
-                ? "the checkpoint of step " + std::to_string(last_checkpoint) + " in " +
-                      config.out + " is from before the divergence"
-                : "no checkpoint of this run was written";
+        const std::string kept = last_checkpoint >= 0
+                                     ? "the checkpoint of step " + std::to_string(last_checkpoint) +
+                                           " in " + config.out + " is from before the divergence"
+                                     : "no checkpoint of this run was written";
         fail("training diverged at step ", done, " (loss ", loss,
-             "): lower --lr, add a warm-up (--schedule warmup) or check the preprocessing; ",
-             kept);
+             "): lower --lr, add a warm-up (--schedule warmup) or check the preprocessing; ", kept);
       }
       const auto now = Clock::now();
       const double seconds = std::chrono::duration<double>(now - interval_start).count();
@@ -577,17 +518,9 @@ double train(const TrainConfig& input_config) {
 
   // Final model and pictures.
   save(config.out + "/final.safetensors", total_steps);
-  Params params, velocity;
-  backend->get_state(params, velocity);
-  const std::vector<float> filters = filters_in_input_space(pre, params.W, config.model.hidden);
-  int h = 1, w = 1, c = 1;
-  patch_shape(raw_shape, input_dim, h, w, c);
-  const int zoom = std::clamp(32 / std::max(h, w), 1, 8);
-  write_filter_png(config.out + "/filters.png", filters.data(), config.model.hidden, h, w, c,
-                   zoom);
+  write_filters(config.out + "/filters.png", *backend, data);
 
-  const double seconds =
-      std::chrono::duration<double>(Clock::now() - run_start).count();
+  const double seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
   const int64_t trained = total_steps - start_step;
   char summary[512];
   if (trained == 0) {
