@@ -19,7 +19,8 @@
 namespace zae::cuda {
 
 // Fraction of the free device memory, measured after the model's buffers are allocated, that
-// a resident data set may take. The rest stays free for the batch buffers and cuBLAS.
+// a resident data set and its row order may take. The rest stays free for the batch buffers
+// and cuBLAS.
 constexpr double kResidentMemoryFraction = 0.8;
 
 struct CudaBackendOptions {

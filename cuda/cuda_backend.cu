@@ -181,9 +181,13 @@ class CudaBackend final : public Backend {
     size_t free_bytes = 0;
     size_t total_bytes = 0;
     ZAE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const size_t budget = std::min(
-        static_cast<size_t>(static_cast<double>(free_bytes) * kResidentMemoryFraction),
-        options_.max_resident_bytes);
+    // A resident data set also keeps its row order on the device, 8 bytes a row, which is a
+    // large part of the total when rows are short, so the order's bytes come out of the share.
+    const size_t share =
+        static_cast<size_t>(static_cast<double>(free_bytes) * kResidentMemoryFraction);
+    const size_t order_bytes = static_cast<size_t>(std::max<int64_t>(n, 0)) * sizeof(int64_t);
+    const size_t memory_budget = share > order_bytes ? share - order_bytes : 0;
+    const size_t budget = std::min(memory_budget, options_.max_resident_bytes);
     source_.set_data(rows, n, budget);
   }
 
