@@ -279,6 +279,36 @@ INSTANTIATE_TEST_SUITE_P(
              cuda::weight_gradient_name(std::get<2>(info.param));
     });
 
+// Without a visible bias the SGD update runs over W and b (ReLU) or W alone (TRec), so the
+// concatenated index of sgd_element must skip the empty tensors.
+TEST(PlanEmulationSgd, StepsWithoutVisibleBiasMatchReference) {
+  for (const Activation act : {Activation::TRec, Activation::ReLU}) {
+    SCOPED_TRACE(activation_name(act));
+    const test::Case c = test::make_case({31, 33, 17}, act, false, 700);
+    auto ref = make_reference_backend(c.model);
+    ref->set_state(c.params, Params::zeros(c.model));
+    ref->set_data(c.X.data(), c.B);
+    std::vector<int64_t> order(c.B);
+    for (int i = 0; i < c.B; ++i) order[i] = i;
+    ref->set_order(order);
+
+    EmulatedDevice device(c.model, c.params, c.B);
+    const StepOptions o{0.01f, 0.9f, 0.001f, c.B};
+    for (int s = 0; s < 2; ++s) {
+      ref->step(0, c.B, o);
+      device.step(c.X, order, 0, c.B, o, WeightGradientMode::Stacked);
+    }
+    Params p, v;
+    ref->get_state(p, v);
+    EXPECT_TRUE(device.params.c.empty());
+    EXPECT_EQ(device.params.b.size(), p.b.size());
+    test::expect_state_close(p, v, device.params, device.velocity, test::kFloatTolerance);
+    EXPECT_TRUE(test::all_close(v.b, device.velocity.b,
+                                test::kFloatTolerance.abs_share * (1 + test::max_abs(v.b)),
+                                10 * test::kFloatTolerance.rel, "v.b"));
+  }
+}
+
 // A batch placed for B rows in a workspace for more rows keeps [Hh; dA] and [E; X] contiguous.
 TEST(PlanLayout, StacksFollowBatchRows) {
   float stack[64] = {};
