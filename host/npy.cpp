@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "file_descriptor.hpp"
 #include "zae/error.hpp"
 #include "zae/output_path.hpp"
 
@@ -33,26 +34,6 @@ constexpr uint64_t kMaxHeaderSize = 65536;
 
 std::string errno_text(int error) { return std::strerror(error); }
 
-// Owns a POSIX file descriptor.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes the descriptor and returns close()'s errno, or 0 on success.
-  int close_checked() {
-    const int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
 
 // Owns a read-only private mapping of a whole file.
 class Mapping {

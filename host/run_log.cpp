@@ -1,15 +1,14 @@
 // Human-readable and JSON-lines logging of a training run.
 #include "zae/run_log.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <sstream>
-
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "zae/error.hpp"
 #include "zae/output_path.hpp"
@@ -55,12 +54,12 @@ RunLog::RunLog(const std::string& folder, bool resumed, int64_t resume_step, boo
   if (resumed) {
     // The kept lines replace the file through a temporary file and rename, so a crash here
     // leaves the old metrics in place.
-    const std::string kept = kept_metrics(path, resume_step);
+    const std::string kept_lines = kept_metrics(path, resume_step);
     const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
     std::FILE* out = std::fopen(tmp.c_str(), "w");
     ZAE_REQUIRE(out != nullptr, "cannot write ", tmp, ": ", std::strerror(errno),
                 ": check that --out names a writable folder");
-    const bool written = std::fputs(kept.c_str(), out) >= 0 && std::fflush(out) == 0;
+    const bool written = std::fputs(kept_lines.c_str(), out) >= 0 && std::fflush(out) == 0;
     const bool closed = std::fclose(out) == 0;
     if (!written || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
       std::remove(tmp.c_str());
@@ -82,8 +81,7 @@ void RunLog::settings(const std::vector<std::pair<std::string, std::string>>& ro
   for (const auto& row : rows) {
     std::printf("  %-*s  %s\n", static_cast<int>(width), row.first.c_str(), row.second.c_str());
   }
-  std::printf("%8s %6s %12s %10s %8s %12s\n", "step", "epoch", "loss", "lr", "active",
-              "samples/s");
+  std::printf("%8s %6s %12s %10s %8s %12s\n", "step", "epoch", "loss", "lr", "active", "samples/s");
   std::fflush(stdout);
 }
 
@@ -96,8 +94,8 @@ void RunLog::message(const std::string& text) {
   std::fflush(stdout);
 }
 
-void RunLog::metrics(const MetricsLine& m, int64_t total_steps, int64_t epochs,
-                     double eta_seconds, bool epoch_end) {
+void RunLog::metrics(const MetricsLine& m, int64_t total_steps, int64_t epochs, double eta_seconds,
+                     bool epoch_end) {
   char json[512];
   std::snprintf(json, sizeof json,
                 "{\"step\": %lld, \"epoch\": %lld, \"loss\": %.17g, \"lr\": %.17g, "

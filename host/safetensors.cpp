@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "zae/checkpoint.hpp"
+#include "file_descriptor.hpp"
 #include "zae/error.hpp"
 #include "zae/output_path.hpp"
 
@@ -97,26 +98,6 @@ bool same_crc(const std::string& text, uint32_t crc) {
 
 std::string error_text(int code) { return std::strerror(code); }
 
-// A file descriptor closed on scope exit.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and returns close()'s result, so that a deferred write error is seen.
-  int close() {
-    const int result = ::close(fd_);
-    fd_ = -1;
-    return result;
-  }
-
- private:
-  int fd_;
-};
 
 // The temporary file of one write, removed on scope exit unless it was renamed into place.
 class TempFile {
@@ -356,8 +337,9 @@ void write_safetensors(const std::string& path, const SafeTensors& file) {
   if (::fsync(fd.get()) != 0) {
     fail("cannot write '", path, "': fsync of '", temp.path(), "' failed: ", error_text(errno));
   }
-  if (fd.close() != 0) {
-    fail("cannot write '", path, "': closing '", temp.path(), "' failed: ", error_text(errno));
+  if (const int close_error = fd.close_checked(); close_error != 0) {
+    fail("cannot write '", path, "': closing '", temp.path(), "' failed: ",
+         error_text(close_error));
   }
   if (::rename(temp.path().c_str(), path.c_str()) != 0) {
     fail("cannot write '", path, "': renaming '", temp.path(),

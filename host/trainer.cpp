@@ -482,12 +482,13 @@ double train(const TrainConfig& input_config) {
       const double loss = means.loss;
       const double active = means.active_fraction;
       if (!std::isfinite(loss)) {
-        const std::string kept = last_checkpoint >= 0
-                                     ? "the checkpoint of step " + std::to_string(last_checkpoint) +
-                                           " in " + config.out + " is from before the divergence"
-                                     : "no checkpoint of this run was written";
+        const std::string surviving =
+            last_checkpoint >= 0 ? "the checkpoint of step " + std::to_string(last_checkpoint) +
+                                       " in " + config.out + " is from before the divergence"
+                                 : "no checkpoint of this run was written";
         fail("training diverged at step ", done, " (loss ", loss,
-             "): lower --lr, add a warm-up (--schedule warmup) or check the preprocessing; ", kept);
+             "): lower --lr, add a warm-up (--schedule warmup) or check the preprocessing; ",
+             surviving);
       }
       const auto now = Clock::now();
       const double seconds = std::chrono::duration<double>(now - interval_start).count();

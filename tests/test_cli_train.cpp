@@ -1,5 +1,5 @@
-// `zae train`, `zae encode` and `zae info` through the real binary: bad input gets a clear
-// error and a non-zero exit without touching earlier outputs; good input writes a run folder.
+// `zae train`, `zae encode` and `zae info` through the real binary. Bad input gets a clear
+// error and a non-zero exit without touching earlier outputs, and good input writes a run folder.
 #include <gtest/gtest.h>
 
 #include <filesystem>

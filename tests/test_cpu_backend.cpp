@@ -18,8 +18,8 @@ namespace {
 using test::Case;
 using test::Shape;
 
-// float32 sums of up to 2B products drift by about K * 2^-24 of the largest term; the absolute
-// part is scaled by the tensor's largest magnitude for that reason.
+// float32 sums of up to 2B products drift by about K * 2^-24 of the largest term, so the
+// absolute part is scaled by the tensor's largest magnitude.
 constexpr double kRelTol = 1e-4;
 constexpr double kAbsTolShare = 2e-5;
 

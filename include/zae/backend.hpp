@@ -1,7 +1,7 @@
 // The interface that the reference, CPU and CUDA implementations of a training step share.
 //
 // The driver hands a backend the whole preprocessed data set once (set_data), the row order
-// of each epoch (set_order), and then asks for steps over consecutive slices of that order.
+// of each epoch (set_order), and then requests steps over consecutive slices of that order.
 // A backend keeps the parameters and velocities itself (on the device for CUDA), and collects
 // one StepRecord per step; take_records() returns them and may synchronise.
 #pragma once

@@ -51,8 +51,8 @@ class NpyMatrix {
   // True when data() points into a read-only mapping of the file rather than owned memory.
   bool mapped() const { return map_ != nullptr; }
   // Drops the pages of rows [first, first + count) from this process's resident set when the
-  // file is mapped (they stay in the page cache and are read again if touched); a no-op for
-  // owned memory. Lets a pass over a large file keep only its current block resident.
+  // file is mapped. They stay in the page cache and are read again if touched. A no-op for
+  // owned memory, so a pass over a large file can keep only its current block resident.
   void release_rows(int64_t first, int64_t count) const;
 
  private:

@@ -32,8 +32,8 @@ class RunLog {
 
   void settings(const std::vector<std::pair<std::string, std::string>>& rows);
   void message(const std::string& text);
-  // Writes one metrics line and shows it: on a terminal as the live progress line (stderr),
-  // with a table row at each epoch end; otherwise as a table row on stdout.
+  // Writes one metrics line and shows it. On a terminal it becomes the live progress line on
+  // stderr, with a table row at each epoch end. Otherwise it becomes a table row on stdout.
   void metrics(const MetricsLine& line, int64_t total_steps, int64_t epochs, double eta_seconds,
                bool epoch_end);
   void finish();
